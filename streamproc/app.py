@@ -1,0 +1,109 @@
+"""create_app(settings) -> faust.App with the topics, tables and the enabled stages wired."""
+
+from __future__ import annotations
+
+import ssl
+from dataclasses import fields
+from typing import Any
+
+import faust
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+
+from streamproc import __version__
+from streamproc.config import Settings, Topics
+from streamproc.metrics import Metrics
+from streamproc.pipeline import StageLogic
+from streamproc.stages import decide, duplicates, links, spam
+from streamproc.stages.common import StageContext, raw_topic
+
+LAG_INTERVAL_SECONDS = 5.0
+
+
+def _credentials(settings: Settings) -> Any:
+    proto = settings.security_protocol.upper()
+    context = ssl.create_default_context(cafile=settings.ssl_cafile or None) if "SSL" in proto else None
+    if proto.startswith("SASL"):
+        return faust.SASLCredentials(
+            username=settings.sasl_username,
+            password=settings.sasl_password.value,
+            mechanism=settings.sasl_mechanism,
+            ssl_context=context,
+        )
+    if proto == "SSL":
+        return faust.SSLCredentials(context)
+    return None
+
+
+def client_options(settings: Settings) -> dict[str, Any]:
+    """aiokafka keyword arguments for the same cluster and credentials as the workers."""
+    proto = settings.security_protocol.upper()
+    opts: dict[str, Any] = {"bootstrap_servers": settings.bootstrap_servers, "security_protocol": proto}
+    if "SSL" in proto:
+        opts["ssl_context"] = ssl.create_default_context(cafile=settings.ssl_cafile or None)
+    if proto.startswith("SASL"):
+        opts.update(
+            sasl_mechanism=settings.sasl_mechanism,
+            sasl_plain_username=settings.sasl_username,
+            sasl_plain_password=settings.sasl_password.value,
+        )
+    return opts
+
+
+async def ensure_topics(settings: Settings) -> None:
+    """Create the published topics with the configured partitions, if they do not exist."""
+    admin = AIOKafkaAdminClient(**client_options(settings))
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        names = [getattr(settings.topics, f.name) for f in fields(Topics)]
+        new = [
+            NewTopic(name, settings.partitions, settings.replication)
+            for name in names
+            if name not in existing
+        ]
+        if new:
+            try:
+                await admin.create_topics(new)
+            except TopicAlreadyExistsError:
+                pass  # another worker created them first
+    finally:
+        await admin.close()
+
+
+def create_app(settings: Settings, metrics: Metrics) -> faust.App:
+    """Build the Faust app for the stages in `settings.stages`."""
+    app = faust.App(
+        settings.app_id,
+        broker=settings.broker_urls,
+        broker_credentials=_credentials(settings),
+        store=settings.store,
+        datadir=str(settings.data_dir),
+        topic_partitions=settings.partitions,
+        topic_replication_factor=settings.replication,
+        consumer_auto_offset_reset="earliest",
+        web_enabled=False,
+        autodiscover=False,
+        producer_linger_ms=5,  # small batches: throughput without noticeable latency
+        # Every comment must get a verdict: at-least-once, never exactly_once (see design notes).
+        processing_guarantee="at_least_once",
+    )
+    topics = {f.name: raw_topic(app, getattr(settings.topics, f.name)) for f in fields(Topics)}
+    ctx = StageContext(app, settings, topics, metrics, StageLogic(settings))
+    registrars = {"links": links, "duplicates": duplicates, "spam": spam, "decide": decide}
+    for stage in settings.stages:
+        registrars[stage].register(ctx)
+    metrics.info.info({"version": __version__, "stages": ",".join(settings.stages)})
+
+    @app.timer(LAG_INTERVAL_SECONDS)
+    async def record_lag() -> None:
+        consumer = app.consumer
+        lag: dict[tuple[str, int], int] = {}
+        for tp in consumer.assignment():
+            position = await consumer.position(tp)
+            highwater = consumer.highwater(tp)
+            if position is not None and highwater is not None:
+                lag[(tp.topic, tp.partition)] = max(0, highwater - position)
+        metrics.set_lag(lag)
+
+    return app

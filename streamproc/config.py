@@ -1,0 +1,157 @@
+"""Settings: one frozen, typed object; the only reader of os.environ (prefix STREAMPROC_)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from streamproc.errors import ConfigError
+
+ALL_STAGES = ("links", "duplicates", "spam", "decide")
+
+
+@dataclass(frozen=True, slots=True)
+class Topics:
+    """Topic names. Defaults follow the published contract; each can be renamed."""
+
+    comments: str = "comments"
+    dlq: str = "comments.dlq"
+    links: str = "verdicts.links"
+    duplicates: str = "verdicts.duplicates"
+    spam: str = "verdicts.spam"
+    verdicts: str = "verdicts"
+    feedback: str = "feedback"
+
+
+@dataclass(frozen=True, slots=True)
+class Secret:
+    """A string that does not print."""
+
+    value: str = field(repr=False)
+
+    def __repr__(self) -> str:
+        return "Secret('********')"
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything a worker needs. Each field: default, and environment variable STREAMPROC_<NAME>.
+
+    brokers          kafka://host:port[,host:port]; empty starts the embedded broker (Tansu)
+    app_id           consumer group and internal-topic prefix ("streamproc")
+    stages           comma-separated subset of links,duplicates,spam,decide (all)
+    partitions       partitions of the topics streamproc creates (4)
+    replication      replication factor of created topics (1)
+    store            Faust table store: rocksdb:// (durable) or memory:// ("rocksdb://")
+    data_dir         where RocksDB state lives ("./streamproc-data")
+    metrics_port     port of the /metrics endpoint; 0 picks a free one (9464)
+    metrics_host     address /metrics listens on ("0.0.0.0")
+    hold_threshold   spam score at or above which a comment is held (0.5)
+    reject_threshold spam score at or above which a comment is rejected (0.85)
+    domain_lists     JSON file with {"deny": [...], "allow": [...], "shorteners": [...]} ("")
+    duplicate_window seconds a comment stays in the duplicate index (604800)
+    security_protocol PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL ("PLAINTEXT")
+    sasl_mechanism   PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512 ("PLAIN")
+    sasl_username, sasl_password, ssl_cafile  credentials for a secured cluster ("")
+    """
+
+    brokers: str = ""
+    app_id: str = "streamproc"
+    stages: tuple[str, ...] = ALL_STAGES
+    partitions: int = 4
+    replication: int = 1
+    store: str = "rocksdb://"
+    data_dir: Path = Path("streamproc-data")
+    metrics_port: int = 9464
+    metrics_host: str = "0.0.0.0"
+    hold_threshold: float = 0.5
+    reject_threshold: float = 0.85
+    domain_lists: str = ""
+    duplicate_window: float = 7 * 24 * 3600.0
+    security_protocol: str = "PLAINTEXT"
+    sasl_mechanism: str = "PLAIN"
+    sasl_username: str = ""
+    sasl_password: Secret = Secret("")
+    ssl_cafile: str = ""
+    topics: Topics = Topics()
+
+    def __post_init__(self) -> None:
+        unknown = set(self.stages) - set(ALL_STAGES)
+        if unknown or not self.stages:
+            raise ConfigError(
+                f"stages {','.join(self.stages)!r} is invalid: choose from {','.join(ALL_STAGES)}"
+            )
+        if not 0 < self.hold_threshold <= self.reject_threshold <= 1:
+            raise ConfigError(
+                "thresholds must satisfy 0 < hold_threshold <= reject_threshold <= 1, got "
+                f"{self.hold_threshold} and {self.reject_threshold}"
+            )
+        if self.partitions < 1 or self.replication < 1:
+            raise ConfigError("partitions and replication must be at least 1")
+        if self.store not in ("rocksdb://", "memory://"):
+            raise ConfigError(f"store {self.store!r} is invalid: use rocksdb:// or memory://")
+        if self.brokers and not all(b.strip() for b in self.brokers.split(",")):
+            raise ConfigError(f"brokers {self.brokers!r} has an empty entry")
+
+    @property
+    def broker_urls(self) -> str:
+        """Brokers as Faust wants them (kafka://host:port;...)."""
+        urls = []
+        for entry in self.brokers.split(","):
+            entry = entry.strip()
+            urls.append(entry if "://" in entry else f"kafka://{entry}")
+        return ";".join(urls)
+
+    @property
+    def bootstrap_servers(self) -> list[str]:
+        """Brokers as aiokafka wants them (host:port list)."""
+        return [b.strip().split("://", 1)[-1] for b in self.brokers.split(",") if b.strip()]
+
+    def with_(self, **changes: Any) -> Settings:
+        return replace(self, **changes)
+
+
+def _convert(name: str, raw: str, default: Any) -> Any:
+    try:
+        if isinstance(default, bool):
+            return raw.lower() in ("1", "true", "yes", "on")
+        if isinstance(default, int):
+            return int(raw)
+        if isinstance(default, float):
+            return float(raw)
+        if isinstance(default, tuple):
+            return tuple(s.strip() for s in raw.split(",") if s.strip())
+        if isinstance(default, Path):
+            return Path(raw)
+        if isinstance(default, Secret):
+            return Secret(raw)
+    except ValueError:
+        raise ConfigError(
+            f"STREAMPROC_{name.upper()}={raw!r} is not a valid {type(default).__name__}"
+        ) from None
+    return raw
+
+
+def load_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+    """Settings from the environment (STREAMPROC_*), then explicit overrides (CLI flags)."""
+    env = os.environ if env is None else env
+    values: dict[str, Any] = {}
+    defaults = Settings()
+    for f in fields(Settings):
+        if f.name == "topics":
+            continue
+        key = f"STREAMPROC_{f.name.upper()}"
+        if key in env:
+            values[f.name] = _convert(f.name, env[key], getattr(defaults, f.name))
+    topic_values = {
+        t.name: env[f"STREAMPROC_TOPIC_{t.name.upper()}"]
+        for t in fields(Topics)
+        if f"STREAMPROC_TOPIC_{t.name.upper()}" in env
+    }
+    if topic_values:
+        values["topics"] = Topics(**topic_values)
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    return Settings(**values)

@@ -1,0 +1,1 @@
+"""Pure detection cores: no Kafka, no Faust. Stages call these; so do `check`, `train` and `eval`."""

@@ -1,0 +1,48 @@
+"""The final decision: approve, hold for review or reject, with every reason."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from streamproc.events import Reason, StageResult
+
+VERSION = "decide-1"
+STAGES = ("links", "duplicates", "spam")
+
+
+@dataclass(slots=True, frozen=True)
+class Thresholds:
+    """Spam score at or above `hold` is held for a moderator; at or above `reject`, rejected."""
+
+    hold: float = 0.5
+    reject: float = 0.85
+
+
+def decide(stages: Mapping[str, StageResult], thresholds: Thresholds) -> tuple[str, StageResult]:
+    """Return (action, final result) from all stage results. A missing stage holds the comment."""
+    reasons: list[Reason] = []
+    for name in STAGES:
+        result = stages.get(name)
+        if result is None:
+            reasons.append(Reason("decide.missing_stage", f"no result from stage {name}", 0.0, name))
+            continue
+        reasons.extend(result.reasons)
+    spam = stages.get("spam")
+    score = spam.score if spam else 0.0
+    dup = stages.get("duplicates")
+    if any(r.code == "decide.missing_stage" for r in reasons):
+        action = "hold"
+    elif score >= thresholds.reject:
+        action = "reject"
+    elif score >= thresholds.hold:
+        action = "hold"
+    elif dup is not None and dup.label == "empty":
+        action = "reject"
+        reasons.append(Reason("decide.empty", "nothing to publish", 0.0))
+    else:
+        action = "approve"
+    label = spam.label if spam else "unknown"
+    if dup is not None and dup.label == "empty":
+        label = "empty"
+    return action, StageResult("decide", label, score, reasons, VERSION, {"action": action})

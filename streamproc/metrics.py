@@ -1,0 +1,110 @@
+"""Prometheus metrics of a worker, created against a registry passed in (no global state).
+
+Names follow Prometheus conventions: base units, `_total` counters, and labels with bounded
+values only (stage, label, action, reason code, topic, partition).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
+from prometheus_client.core import GaugeMetricFamily
+
+# Stage processing is sub-millisecond to tens of milliseconds.
+DURATION_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0)
+# Event time to verdict spans milliseconds (live) to hours (backlog after an outage).
+LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 3600.0)
+
+
+class Metrics:
+    """The metric objects of one worker."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry or CollectorRegistry()
+        r = self.registry
+        self.consumed = Counter(
+            "streamproc_comments_consumed", "Messages read by a stage", ["stage"], registry=r
+        )
+        self.verdicts = Counter(
+            "streamproc_verdicts",
+            "Verdicts published, by stage and label",
+            ["stage", "label"],
+            registry=r,
+        )
+        self.actions = Counter("streamproc_actions", "Final decisions, by action", ["action"], registry=r)
+        self.dead_letters = Counter(
+            "streamproc_dead_letters",
+            "Messages sent to the dead-letter topic, by reason",
+            ["stage", "reason"],
+            registry=r,
+        )
+        self.errors = Counter(
+            "streamproc_errors",
+            "Stage failures on valid input, by kind",
+            ["stage", "kind"],
+            registry=r,
+        )
+        self.duration = Histogram(
+            "streamproc_stage_duration_seconds",
+            "Time a stage spends on one message",
+            ["stage"],
+            buckets=DURATION_BUCKETS,
+            registry=r,
+        )
+        self.end_to_end = Histogram(
+            "streamproc_end_to_end_seconds",
+            "Time from the comment's posted_at (event time) to the final verdict",
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.pipeline = Histogram(
+            "streamproc_pipeline_seconds",
+            "Time from the first stage reading a comment to its final verdict",
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.state_entries = Gauge(
+            "streamproc_duplicate_state_entries",
+            "Fingerprints held in this worker's duplicate index",
+            registry=r,
+        )
+        self.model_version = Gauge("streamproc_model_version", "Version of the spam model in use", registry=r)
+        self.info = Info("streamproc_build", "streamproc version and enabled stages", registry=r)
+        self._lag: dict[tuple[str, int], int] = {}
+        r.register(_LagCollector(self._lag))
+
+    def set_lag(self, lag: dict[tuple[str, int], int]) -> None:
+        """Replace the consumer lag readings (topic, partition) -> messages behind."""
+        self._lag.clear()
+        self._lag.update(lag)
+
+    @contextmanager
+    def timed(self, stage: str) -> Iterator[None]:
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.duration.labels(stage).observe(time.perf_counter() - start)
+
+
+class _LagCollector:
+    """Exposes consumer lag per assigned partition, read from Faust's offsets."""
+
+    def __init__(self, lag: dict[tuple[str, int], int]) -> None:
+        self._lag = lag
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        family = GaugeMetricFamily(
+            "streamproc_consumer_lag",
+            "Messages not yet consumed, per input partition",
+            labels=["topic", "partition"],
+        )
+        for (topic, partition), lag in sorted(self._lag.items()):
+            family.add_metric([topic, str(partition)], lag)
+        yield family
+
+    def describe(self) -> Iterator[GaugeMetricFamily]:
+        return iter(())

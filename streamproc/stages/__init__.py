@@ -1,0 +1,1 @@
+"""Thin Faust adapters around the detection cores: read, call, time, publish."""
