@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import ssl
 from dataclasses import fields
 from typing import Any
@@ -63,10 +64,8 @@ async def ensure_topics(settings: Settings) -> None:
             if name not in existing
         ]
         if new:
-            try:
+            with contextlib.suppress(TopicAlreadyExistsError):  # another worker was first
                 await admin.create_topics(new)
-            except TopicAlreadyExistsError:
-                pass  # another worker created them first
     finally:
         await admin.close()
 

@@ -24,6 +24,7 @@ class Topics:
     spam: str = "verdicts.spam"
     verdicts: str = "verdicts"
     feedback: str = "feedback"
+    model: str = "streamproc.model"  # compacted: the current spam model, shared by all workers
 
 
 @dataclass(frozen=True, slots=True)

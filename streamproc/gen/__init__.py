@@ -1,0 +1,1 @@
+"""Generators of realistic comment streams and labelled corpora, written for this project."""
