@@ -1,40 +1,54 @@
-"""Link extraction and classification: find URLs in a comment, name their registrable domain,
-flag shorteners, IP hosts and deny-listed domains, and score the comment's links."""
+"""The link stage core: find every link a careful reader would find in a comment (plain text,
+HTML, Markdown, bare and obfuscated domains), normalise it, classify it against the domain lists
+and score the comment, with reasons; plus domain campaigns over a state passed in.
+
+Spans in the result index into the comment text as given (Python string indices, i.e. code
+points): for a link written as HTML they cover the `href` value, for an obfuscated link the whole
+written-out form (`example [dot] com`).
+"""
 
 from __future__ import annotations
 
+import logging
+import os
 import re
-from dataclasses import dataclass, field
-from functools import lru_cache
-from urllib.parse import urlsplit
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 
-import tldextract
+import orjson
 
-from streamproc.detect.text import clean
+from streamproc.detect.campaigns import COMMON_DOMAINS, DEFAULT_RULES, CampaignRules, CampaignState, observe
+from streamproc.detect.deobfuscate import OBFUSCATION_MARK, reader_view
+from streamproc.detect.urls import candidates, data_lines, looks_like_prose, parse_host, parse_url
+from streamproc.errors import ConfigError
 from streamproc.events import Reason, StageResult
 
-VERSION = "links-1"
+VERSION = "links-2"
+log = logging.getLogger("streamproc.detect.links")
 
-# Well-known URL shorteners and redirectors; extended by configuration.
-SHORTENERS = frozenset(
-    {
-        "bit.ly", "tinyurl.com", "goo.gl", "t.co", "ow.ly", "is.gd", "buff.ly", "adf.ly",
-        "bitly.com", "cutt.ly", "rebrand.ly", "shorturl.at", "tiny.cc", "rb.gy", "t.ly",
-        "lnkd.in", "s.id", "v.gd", "shorte.st", "bc.vc", "qr.ae", "soo.gd", "clck.ru",
-    }
-)  # fmt: skip
+# URL shorteners and redirectors, shipped in streamproc/data/shorteners.txt; extended by the
+# "shorteners" key of the domain-lists file.
+SHORTENERS = frozenset(data_lines("shorteners.txt"))
+LISTS_CHECK_SECONDS = 5.0  # how often the domain-lists file's mtime is looked at, at most
+MANY_LINKS = 3  # distinct links in one comment that make it look like a link drop
+_WORD = re.compile(r"[^\W\d_]{2,}")
 
-# Offline Public Suffix List (the snapshot bundled with tldextract), private suffixes included.
-_PSL = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None, include_psl_private_domains=True)
-
-_URL = re.compile(
-    r"(?:(?:https?|hxxps?|ftp)://|www\.)[^\s<>\"'\]\[(){}]{1,2000}"
-    r"|\b(?:[a-z0-9](?:[a-z0-9-]{0,62})\.){1,8}[a-z]{2,24}\b(?:/[^\s<>\"']{0,2000})?",
-    re.IGNORECASE,
-)
-_EMAIL = re.compile(r"\b[\w.+-]{1,64}@(?:[a-z0-9-]{1,63}\.){1,8}[a-z]{2,24}\b", re.IGNORECASE)
-_TRAILING = ".,;:!?)]}'\""
-_IPV4 = re.compile(r"^\d{1,3}(?:\.\d{1,3}){3}$")
+# Reason weights. The spam stage has its own weights for these codes; these make the link
+# stage's own label: >= 0.8 bad, >= 0.4 suspicious.
+WEIGHTS = {
+    "link.denied": 0.9,
+    "link.homograph": 0.8,
+    "link.obfuscated": 0.6,
+    "link.shortener": 0.5,
+    "link.ip_host": 0.5,
+    "link.campaign": 0.5,
+    "link.many": 0.3,
+    "link.only": 0.3,
+    "link.email": 0.3,
+    "link.present": 0.2,
+}
 
 
 @dataclass(slots=True, frozen=True)
@@ -46,6 +60,7 @@ class Link:
     host: str
     domain: str
     flags: tuple[str, ...] = ()
+    imitates: str | None = None  # for a homograph: the ASCII name it looks like
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -60,116 +75,260 @@ class Link:
 
 @dataclass(slots=True, frozen=True)
 class DomainLists:
-    """Deny- and allow-listed registrable domains, and shorteners."""
+    """Deny- and allow-listed domains, and shorteners. An entry matches the host itself or any
+    parent of it (`evil.com` matches `www.evil.com`)."""
 
     deny: frozenset[str] = frozenset()
     allow: frozenset[str] = frozenset()
     shorteners: frozenset[str] = SHORTENERS
 
 
+def _listed(host: str, names: frozenset[str]) -> bool:
+    if not names:
+        return False
+    while True:
+        if host in names:
+            return True
+        dot = host.find(".")
+        if dot < 0:
+            return False
+        host = host[dot + 1 :]
+
+
+def _entries(obj: dict[str, object], key: str, path: str) -> frozenset[str]:
+    values = obj.get(key, ())
+    if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+        raise ConfigError(f"domain_lists file {path!r}: {key!r} must be a list of domain names")
+    out = set()
+    for value in values:
+        host = parse_host(value.strip().lower())
+        out.add(host.ascii if host is not None else value.strip().lower())  # IDN entries as punycode
+    return frozenset(out)
+
+
+def read_domain_lists(path: str) -> DomainLists:
+    """Read {"deny": [...], "allow": [...], "shorteners": [...]} from a JSON file."""
+    try:
+        obj = orjson.loads(Path(path).read_bytes())
+    except (OSError, orjson.JSONDecodeError) as exc:
+        raise ConfigError(f"domain_lists file {path!r} could not be read as JSON: {exc}") from None
+    if not isinstance(obj, dict):
+        raise ConfigError(f"domain_lists file {path!r} must hold a JSON object")
+    return DomainLists(
+        deny=_entries(obj, "deny", path),
+        allow=_entries(obj, "allow", path),
+        shorteners=SHORTENERS | _entries(obj, "shorteners", path),
+    )
+
+
+@dataclass(slots=True)
+class DomainListsFile:
+    """The domain lists of Settings.domain_lists, re-read when the file's mtime changes (looked at
+    no more than every `check_every` seconds), so moderators' edits apply without a restart.
+
+    A file that breaks after start keeps the last good lists (logged); a bad file at start raises.
+    """
+
+    path: str
+    check_every: float = LISTS_CHECK_SECONDS
+    lists: DomainLists = field(init=False)
+    _mtime: float | None = field(init=False, default=None)
+    _checked: float = field(init=False, default=float("-inf"))
+
+    def __post_init__(self) -> None:
+        self.lists = DomainLists()
+        if self.path:
+            self._mtime = self._stat()
+            self.lists = read_domain_lists(self.path)
+            self._checked = time.monotonic()
+
+    def _stat(self) -> float | None:
+        try:
+            return os.stat(self.path).st_mtime_ns / 1e9
+        except OSError:
+            return None
+
+    def current(self, now: float | None = None) -> DomainLists:
+        """The lists in force; `now` is a monotonic clock reading (tests pass their own)."""
+        if not self.path:
+            return self.lists
+        now = time.monotonic() if now is None else now
+        if now - self._checked < self.check_every:
+            return self.lists
+        self._checked = now
+        mtime = self._stat()
+        if mtime is None or mtime == self._mtime:
+            return self.lists
+        try:
+            self.lists = read_domain_lists(self.path)
+            self._mtime = mtime
+            log.info(
+                "domain_lists_reloaded path=%s deny=%d allow=%d",
+                self.path,
+                len(self.lists.deny),
+                len(self.lists.allow),
+            )
+        except ConfigError as exc:
+            log.warning("domain_lists_reload_failed path=%s error=%s", self.path, exc)
+        return self.lists
+
+
 @dataclass(slots=True)
 class LinkReport:
     links: list[Link] = field(default_factory=list)
     emails: list[str] = field(default_factory=list)
+    link_only: bool = False  # the comment says nothing but its links
 
     @property
     def domains(self) -> list[str]:
         return sorted({link.domain for link in self.links})
 
 
-@lru_cache(maxsize=65536)
-def registrable_domain(host: str) -> tuple[str, bool]:
-    """Return (registrable domain, has a known public suffix) for a host name."""
-    if _IPV4.match(host):
-        return host, True
-    parts = _PSL(host)
-    if not parts.suffix or not parts.domain:
-        return host, False
-    return f"{parts.domain}.{parts.suffix}", True
-
-
-def _normalise(candidate: str) -> tuple[str, str] | None:
-    url = candidate
-    if url.lower().startswith("hxxp"):
-        url = "http" + url[4:]
-    if "://" not in url:
-        url = "http://" + url
-    try:
-        parts = urlsplit(url)
-        host = (parts.hostname or "").rstrip(".").lower()
-    except ValueError:
-        return None
-    if not host or "." not in host:
-        return None
-    path = parts.path or "/"
-    query = f"?{parts.query}" if parts.query else ""
-    return f"{parts.scheme.lower()}://{host}{path}{query}", host
+def _flags(link_host: str, domain: str, lists: DomainLists) -> list[str]:
+    flags = []
+    if _listed(link_host, lists.shorteners):
+        flags.append("shortener")
+    if _listed(link_host, lists.deny):
+        flags.append("denied")
+    if _listed(link_host, lists.allow):
+        flags.append("allowed")
+    return flags
 
 
 def extract_links(text: str, lists: DomainLists | None = None) -> LinkReport:
-    """Find the links and e-mail addresses in a comment's text."""
+    """Find the links and e-mail addresses in a comment's text, as a careful reader would."""
     lists = lists or DomainLists()
-    text = clean(text)
+    view = reader_view(text)
     report = LinkReport()
-    emails = list(_EMAIL.finditer(text))
-    report.emails = [m.group(0).lower() for m in emails]
-    email_spans = [m.span() for m in emails]
-    for match in _URL.finditer(text):
-        start, end = match.span()
-        if any(a <= start < b for a, b in email_spans):
+    found = candidates(view.text)
+    rest: list[str] = []
+    pos = 0
+    for cand in found:
+        if cand.kind == "email":
+            local, _, raw_host = cand.text.rpartition("@")
+            host = parse_host(raw_host)
+            if host is not None and not host.ip:
+                report.emails.append(f"{local.lower()}@{host.ascii}")
+                rest.append(view.text[pos : cand.start])
+                pos = cand.end
             continue
-        original = match.group(0).rstrip(_TRAILING)
-        end = start + len(original)
-        normalised = _normalise(original)
-        if normalised is None:
+        url = parse_url(cand.text, schemed=cand.kind == "url")
+        if url is None or (cand.kind == "bare" and looks_like_prose(cand.text, url)):
             continue
-        url, host = normalised
-        domain, known = registrable_domain(host)
-        schemeless = "://" not in original and not original.lower().startswith("www.")
-        if not known and (schemeless or not _IPV4.match(host)):
-            continue  # `file.txt`, `e.g.`: no public suffix, not a link
-        flags = []
-        if _IPV4.match(host):
+        start, end = view.span(cand.start, cand.end)
+        original = text[start:end]
+        flags = _flags(url.host.ascii, url.host.domain, lists)
+        if url.host.ip:
             flags.append("ip_host")
-        if domain in lists.shorteners or host in lists.shorteners:
-            flags.append("shortener")
-        if domain in lists.deny:
-            flags.append("denied")
-        if domain in lists.allow:
-            flags.append("allowed")
-        if original.lower().startswith("hxxp"):
+        if url.host.homograph:
+            flags.append("homograph")
+        if url.userinfo:
+            flags.append("userinfo")
+        if OBFUSCATION_MARK.search(original) or url.userinfo:
             flags.append("obfuscated")
-        report.links.append(Link(original, start, end, url, host, domain, tuple(flags)))
+        link = Link(
+            original, start, end, url.url, url.host.ascii, url.host.domain, tuple(flags), url.host.homograph
+        )
+        report.links.append(link)
+        rest.append(view.text[pos : cand.start])
+        pos = cand.end
+    rest.append(view.text[pos:])
+    report.link_only = bool(report.links) and len(_WORD.findall(" ".join(rest))) < 2
     return report
 
 
+def primary_domain(result: StageResult) -> str | None:
+    """The domain a comment's campaign state is kept under: its first link that is not allowed,
+    preferring one that is not a shortener (shorteners are shared by everyone)."""
+    links = [lk for lk in result.data.get("links", ()) if "allowed" not in lk["flags"]]
+    for link in links:
+        if "shortener" not in link["flags"]:
+            return str(link["domain"])
+    return str(links[0]["domain"]) if links else None
+
+
+def score(reasons: Iterable[Reason]) -> tuple[float, str]:
+    """Score (capped sum of weights) and label of a set of reasons."""
+    total = min(1.0, sum(r.weight for r in reasons))
+    return total, "bad" if total >= 0.8 else "suspicious" if total >= 0.4 else "clean"
+
+
+def _reason(code: str, text: str, evidence: str | None = None) -> Reason:
+    return Reason(code, text, WEIGHTS[code], evidence)
+
+
 def assess_links(text: str, lists: DomainLists | None = None) -> StageResult:
-    """The link stage's verdict for one comment's text."""
+    """The link stage's verdict for one comment's text (without campaign state)."""
     report = extract_links(text, lists)
     reasons: list[Reason] = []
+    seen: set[tuple[str, str]] = set()
+
+    def add(code: str, message: str, evidence: str) -> None:
+        if (code, evidence) not in seen:  # one reason per domain, however often it is linked
+            seen.add((code, evidence))
+            reasons.append(_reason(code, message, evidence))
+
     for link in report.links:
         if "allowed" in link.flags:
             continue
-        if "shortener" in link.flags:
-            reasons.append(Reason("link.shortener", f"shortened link: {link.domain}", 0.5, link.domain))
         if "denied" in link.flags:
-            reasons.append(Reason("link.denied", f"deny-listed domain: {link.domain}", 0.9, link.domain))
+            add("link.denied", f"deny-listed domain: {link.domain}", link.domain)
+        if "homograph" in link.flags:
+            add("link.homograph", f"look-alike host {link.host} imitates {link.imitates}", link.host)
+        if "shortener" in link.flags:
+            add("link.shortener", f"shortened link: {link.domain}", link.domain)
         if "ip_host" in link.flags:
-            reasons.append(Reason("link.ip_host", f"link to a bare IP address: {link.host}", 0.5, link.host))
+            add("link.ip_host", f"link to a bare IP address: {link.host}", link.host)
         if "obfuscated" in link.flags:
-            reasons.append(Reason("link.obfuscated", "link written to dodge filters", 0.6, link.domain))
+            add("link.obfuscated", f"link written to dodge filters: {link.domain}", link.domain)
     unlisted = [link for link in report.links if "allowed" not in link.flags]
+    domains = sorted({link.domain for link in unlisted})
+    distinct = len({link.url for link in unlisted})
     if unlisted:
-        reasons.append(Reason("link.present", f"{len(unlisted)} link(s): {', '.join(report.domains)}", 0.2))
-    if len(unlisted) >= 3:
-        reasons.append(Reason("link.many", f"{len(unlisted)} links in one comment", 0.3))
+        reasons.append(
+            _reason("link.present", f"{distinct} link(s): {', '.join(domains)}", ",".join(domains))
+        )
+    if distinct >= MANY_LINKS:
+        reasons.append(_reason("link.many", f"{distinct} links in one comment", str(distinct)))
+    if unlisted and report.link_only:
+        reasons.append(_reason("link.only", "the comment is nothing but links"))
     if report.emails:
-        reasons.append(Reason("link.email", "contact e-mail address in text", 0.3))
-    score = min(1.0, sum(r.weight for r in reasons))
-    label = "bad" if score >= 0.8 else "suspicious" if score >= 0.4 else "clean"
+        reasons.append(_reason("link.email", "contact e-mail address in text", ",".join(report.emails)))
+    total, label = score(reasons)
     data = {
         "links": [link.to_dict() for link in report.links],
         "domains": report.domains,
         "emails": report.emails,
     }
-    return StageResult("links", label, score, reasons, VERSION, data)
+    return StageResult("links", label, total, reasons, VERSION, data)
+
+
+def add_campaign(
+    result: StageResult,
+    state: CampaignState,
+    *,
+    comment_id: str,
+    author: str | None,
+    thread_id: str,
+    now: float,
+    rules: CampaignRules = DEFAULT_RULES,
+) -> StageResult:
+    """Record the comment's primary domain in the campaign state and add link.campaign when that
+    domain is being pushed across comments, threads or authors. `now` is the comment's time."""
+    domain = primary_domain(result)
+    if domain is None or domain in COMMON_DOMAINS:
+        return result
+    seen = observe(state, domain, comment_id, author, thread_id, now, rules)
+    if not seen.is_campaign(rules):
+        return result
+    reasons = [
+        *result.reasons,
+        _reason(
+            "link.campaign",
+            f"{domain} linked by {seen.comments} comments from {seen.authors} authors "
+            f"in {seen.threads} threads within {rules.window / 3600:g} h",
+            domain,
+        ),
+    ]
+    total, label = score(reasons)
+    return replace(result, label=label, score=total, reasons=reasons)

@@ -1,4 +1,10 @@
-"""The links stage: comments -> verdicts.links."""
+"""The links stage: comments -> verdicts.links, via a domain-keyed hop for comments with links.
+
+Comments without links are published at once. A comment with links goes, with its findings, to
+an internal topic keyed by its primary registrable domain, so that the partition owning that
+domain's campaign state (a Faust table, recovered from its changelog) sees every comment linking
+it; that agent adds the campaign evidence and publishes.
+"""
 
 from __future__ import annotations
 
@@ -6,12 +12,32 @@ from typing import Any
 
 from faust.types import EventT
 
-from streamproc.events import Envelope
-from streamproc.stages.common import StageContext, new_envelope, publish, stage_agent
+from streamproc.detect.links import primary_domain
+from streamproc.events import Envelope, encode, stage_message
+from streamproc.stages.common import StageContext, new_envelope, publish, raw_topic, stage_agent
 
 
-def register(ctx: StageContext) -> Any:
-    async def handle(env: Envelope, event: EventT) -> None:
-        await publish(ctx, "links", env, ctx.logic.links(env))
+def register(ctx: StageContext) -> list[Any]:
+    s = ctx.settings
+    by_domain = raw_topic(ctx.app, f"{s.app_id}-links-by-domain", internal=True, partitions=s.partitions)
+    campaigns = ctx.app.Table(
+        "links-campaigns", default=list, partitions=s.partitions, value_serializer="json"
+    )
 
-    return stage_agent(ctx, "links", ctx.topics["comments"], handle, decode=new_envelope)
+    async def find(env: Envelope, event: EventT) -> None:
+        found = ctx.logic.link_findings(env)
+        domain = primary_domain(found)
+        if domain is None:
+            await publish(ctx, "links", env, found)
+        else:
+            # The findings travel with the comment so the second agent does not extract again.
+            await by_domain.send(key=domain.encode(), value=encode(stage_message(env, found)))
+
+    async def campaign(env: Envelope, event: EventT) -> None:
+        found = env.stages["links"]
+        await publish(ctx, "links", env, ctx.logic.link_campaign(env, found, campaigns))
+
+    return [
+        stage_agent(ctx, "links", ctx.topics["comments"], find, decode=new_envelope),
+        stage_agent(ctx, "links-campaigns", by_domain, campaign),
+    ]

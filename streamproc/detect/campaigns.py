@@ -1,0 +1,85 @@
+"""Domain campaigns: the same registrable domain linked from many comments, threads or authors in
+a recent window. Pure core; the state is any MutableMapping (a Faust table keyed by domain in the
+stream, a dict offline) and the clock is passed in."""
+
+from __future__ import annotations
+
+from collections.abc import MutableMapping
+from dataclasses import dataclass
+from typing import Any
+
+from streamproc.detect.urls import data_lines
+
+# Domains that ordinary people link from everywhere; many comments linking them is no campaign.
+COMMON_DOMAINS = frozenset(data_lines("common_domains.txt"))
+
+CampaignState = MutableMapping[str, Any]  # domain -> list of [comment_id, author, thread_id, time]
+
+
+@dataclass(frozen=True, slots=True)
+class CampaignRules:
+    """When a domain's recent sightings make a campaign, and how much is kept per domain."""
+
+    window: float = 24 * 3600.0  # seconds a sighting counts; spam runs are hours, not weeks
+    max_rows: int = 64  # sightings kept per domain: enough to count past every threshold below
+    min_comments: int = 4  # this comment included
+    min_authors: int = 3  # distinct known authors among those comments
+    min_threads: int = 3  # or distinct threads
+    flood_comments: int = 12  # this many comments in the window is a campaign on its own
+
+
+DEFAULT_RULES = CampaignRules()
+
+
+@dataclass(frozen=True, slots=True)
+class Sightings:
+    """What the window holds for a domain, this comment included."""
+
+    comments: int
+    authors: int
+    threads: int
+
+    def is_campaign(self, rules: CampaignRules) -> bool:
+        if self.comments >= rules.flood_comments:
+            return True
+        return self.comments >= rules.min_comments and (
+            self.authors >= rules.min_authors or self.threads >= rules.min_threads
+        )
+
+
+def observe(
+    state: CampaignState,
+    domain: str,
+    comment_id: str,
+    author: str | None,
+    thread_id: str,
+    now: float,
+    rules: CampaignRules = DEFAULT_RULES,
+) -> Sightings:
+    """Record one comment linking `domain` at time `now` and count the window up to `now`.
+
+    Idempotent for a redelivered comment (same id): it is counted once, and sightings after
+    `now` (possible on redelivery) are not counted, so the same input gives the same answer.
+    """
+    rows = [r for r in state.get(domain, ()) if r[3] >= now - rules.window and r[0] != comment_id]
+    rows.append([comment_id, author, thread_id, now])
+    rows.sort(key=lambda r: (r[3], r[0]))
+    rows = rows[-rules.max_rows :]
+    state[domain] = rows
+    seen = [r for r in rows if r[3] <= now]
+    return Sightings(
+        comments=len(seen),
+        authors=len({r[1] for r in seen if r[1] is not None}),
+        threads=len({r[2] for r in seen}),
+    )
+
+
+def expire(state: CampaignState, now: float, rules: CampaignRules = DEFAULT_RULES) -> int:
+    """Drop domains with no sighting inside the window; returns how many were dropped.
+
+    For a dict (the offline path); a Faust table is only written from its own partition's events.
+    """
+    stale = [d for d, rows in state.items() if not rows or max(r[3] for r in rows) < now - rules.window]
+    for domain in stale:
+        del state[domain]
+    return len(stale)

@@ -1,0 +1,234 @@
+"""What a reader sees, with offsets back to the original: HTML, entities, invisible characters,
+unicode dots and written-out dots (`example [dot] com`, `hxxp://`) undone before links are found.
+
+Every rewrite keeps, for each character of the output, the span of original text it came from, so
+that a link found in the cleaned text can be reported at its place in the comment as posted.
+All patterns are bounded or anchored so that each runs in linear time on any input.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import unicodedata
+from collections.abc import Callable
+from dataclasses import dataclass
+from html.entities import html5
+
+# Characters that render as nothing; spammers put them inside hosts to dodge filters.
+INVISIBLE = frozenset("\u200b\u200c\u200d\u2060\ufeff\u00ad\u180e\u200e\u200f\u2061\u2062\u2063\u2064")
+# Dots that NFKC leaves alone but a reader (and IDNA, for the first three) reads as a full stop.
+UNICODE_DOTS = frozenset("\u3002\uff61\uff0e\u2024\ufe52\u0701\u0702\u2e33\u00b7\u2219\u22c5\u30fb\uff65")
+# Whatever of the above, or a written-out dot or scheme, shows in a link's original text.
+OBFUSCATION_MARK = re.compile(
+    "[" + "".join(sorted(INVISIBLE)) + "]|[" + "".join(sorted(UNICODE_DOTS | set("\uff0e"))) + "]"
+    r"|&#0*46;|&#[xX]0*2[eE];|&period;|h(?:xx|\*\*)p|\[:\]|[\[({<] {0,3}(?:\.|dot)|\s",
+    re.IGNORECASE,
+)
+
+# Tags are bounded and may not contain '<', so a run of '<' costs one step each.
+_SPECIAL = re.compile(
+    r"(?P<tag></?[A-Za-z!][^<>]{0,2000}>)"
+    r"|(?P<ent>&(?:#[0-9]{1,7}|#[xX][0-9A-Fa-f]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});?)"
+    r"|(?P<uni>[^\x00-\x7f])"
+)
+_AUTOLINK = re.compile(r"<(?:(?:https?|ftp|hxxps?)://|www\.)", re.IGNORECASE)
+_HREF = re.compile(r"""\b(?:href|src)\s{0,8}=\s{0,8}(?:"([^"]*)"|'([^']*)'|([^\s"'>]+))""", re.IGNORECASE)
+
+# Top-level words that make a written-out dot believable (`example dot com`); prose such as
+# "the dot com bubble" is excluded by the stop words below.
+DOT_TLDS = frozenset(
+    {
+        "com", "net", "org", "info", "biz", "co", "uk", "ru", "de", "fr", "io", "us", "ca", "au", "in",
+        "me", "tv", "cc", "xyz", "top", "site", "online", "shop", "store", "club", "live", "link",
+        "click", "app", "dev", "pro", "vip", "win", "cn", "jp", "br", "pl", "nl", "es", "it", "eu",
+        "ly", "gl", "be", "to", "ws", "la",
+    }
+)  # fmt: skip
+_STOPWORDS = frozenset(
+    {
+        "the", "a", "an", "this", "that", "of", "in", "on", "at", "to", "is", "was", "dot", "and",
+        "or", "my", "your", "our", "big",
+    }
+)  # fmt: skip
+
+# hxxp://, h**p://, hxxps[:]// -> http(s)://
+_HXXP = re.compile(r"(?<![A-Za-z])h(?:xx|XX|\*\*|tt|TT)p(s?)(?:\[:\]|\(:\)|:)//", re.IGNORECASE)
+# example[.]com, example (.) com, example{dot}com, example [ dot ] com
+_BRACKET_DOT = re.compile(
+    r"(?<=\w) {0,3}[\[({<] {0,3}(?:\.|dot|punkt|period) {0,3}[\])}>] {0,3}(?=\w)", re.IGNORECASE
+)
+# `w w w . e x a m p l e . c o m`: four or more single characters separated by single spaces.
+_SPACED = re.compile(r"(?<!\S)(?:[\w.] ){3,}[\w.](?!\S)")
+# `example dot com`, `example . com`: a word, a spaced or spelled-out dot, a word.
+_WORD_DOT = re.compile(r"(?<!\w)(\w{1,63}+)( {0,3}(?:\.|dot|DOT|Dot) {0,3})(?=(\w{1,63}+))")
+_TRIGGER = re.compile(r"h(?:xx|\*\*)p|\[:\]|[\[({<] {0,3}(?:\.|dot)|\w(?: \w){3}| \. |\bdot\b", re.IGNORECASE)
+
+
+@dataclass(slots=True)
+class Mapped:
+    """Text with, for each character, the [start, end) span of original text it came from.
+
+    `starts`/`ends` are None while the text is the original itself (the common, fast case).
+    """
+
+    text: str
+    starts: list[int] | None = None
+    ends: list[int] | None = None
+
+    def span(self, start: int, end: int) -> tuple[int, int]:
+        """The original span of text[start:end]."""
+        if self.starts is None or self.ends is None:
+            return start, end
+        if start >= end:
+            pos = self.starts[start] if start < len(self.starts) else (self.ends[-1] if self.ends else 0)
+            return pos, pos
+        return self.starts[start], self.ends[end - 1]
+
+
+class _Builder:
+    """Accumulates output pieces and their original spans."""
+
+    __slots__ = ("ends", "pieces", "starts")
+
+    def __init__(self) -> None:
+        self.pieces: list[str] = []
+        self.starts: list[int] = []
+        self.ends: list[int] = []
+
+    def copy(self, src: Mapped, start: int, end: int) -> None:
+        """Copy src.text[start:end] keeping its mapping."""
+        if start >= end:
+            return
+        self.pieces.append(src.text[start:end])
+        if src.starts is None or src.ends is None:
+            self.starts.extend(range(start, end))
+            self.ends.extend(range(start + 1, end + 1))
+        else:
+            self.starts.extend(src.starts[start:end])
+            self.ends.extend(src.ends[start:end])
+
+    def put(self, text: str, orig_start: int, orig_end: int) -> None:
+        """Emit replacement text that stands for original[orig_start:orig_end]."""
+        self.pieces.append(text)
+        self.starts.extend([orig_start] * len(text))
+        self.ends.extend([orig_end] * len(text))
+
+    def build(self) -> Mapped:
+        return Mapped("".join(self.pieces), self.starts, self.ends)
+
+
+def _entity(ref: str) -> str:
+    decoded = html.unescape(ref)
+    if decoded == ref and ref.rstrip(";") + ";" in html5:
+        decoded = html5[ref.rstrip(";").lstrip("&") + ";"]
+    return decoded
+
+
+def _fold(ch: str) -> str:
+    if ch in INVISIBLE:
+        return ""
+    if ch in UNICODE_DOTS:
+        return "."
+    return unicodedata.normalize("NFKC", ch)
+
+
+def _decode_into(out: _Builder, text: str, base: int, *, in_tag: bool) -> None:
+    """Decode text (found at `base` in the original) into `out`."""
+    pos = 0
+    for m in _SPECIAL.finditer(text):
+        start, end = m.span()
+        if start > pos:
+            _copy_plain(out, text, pos, start, base)
+        kind = m.lastgroup
+        if kind == "tag" and _AUTOLINK.match(m.group()):
+            # Markdown/e-mail autolink `<https://example.com>`: the inside is the link.
+            out.put(" ", base + start, base + start + 1)
+            _decode_into(out, m.group()[1:-1], base + start + 1, in_tag=True)
+            out.put(" ", base + end - 1, base + end)
+        elif kind == "tag":
+            out.put(" ", base + start, base + end)
+            if not in_tag:
+                href = _HREF.search(m.group())
+                if href:
+                    group = 1 if href.group(1) is not None else 2 if href.group(2) is not None else 3
+                    _decode_into(out, href.group(group), base + start + href.start(group), in_tag=True)
+                    out.put(" ", base + end, base + end)
+        elif kind == "ent":
+            out.put("".join(_fold(c) for c in _entity(m.group())), base + start, base + end)
+        else:
+            out.put(_fold(m.group()), base + start, base + end)
+        pos = end
+    _copy_plain(out, text, pos, len(text), base)
+
+
+def _copy_plain(out: _Builder, text: str, start: int, end: int, base: int) -> None:
+    if start < end:
+        out.pieces.append(text[start:end])
+        out.starts.extend(range(base + start, base + end))
+        out.ends.extend(range(base + start + 1, base + end + 1))
+
+
+def decode(text: str) -> Mapped:
+    """HTML tags (keeping `href` values), entities, invisible characters and unicode dots undone,
+    other characters NFKC-folded."""
+    if text.isascii() and "&" not in text and "<" not in text:
+        return Mapped(text)
+    out = _Builder()
+    _decode_into(out, text, 0, in_tag=False)
+    return out.build()
+
+
+def _rewrite(src: Mapped, pattern: re.Pattern[str], replace: Callable[[re.Match[str]], str | None]) -> Mapped:
+    """Apply `replace` to each match (None keeps the match as it is), composing the mapping."""
+    out = _Builder()
+    pos = 0
+    changed = False
+    for m in pattern.finditer(src.text):
+        new = replace(m)
+        if new is None:
+            continue
+        start, end = m.span()
+        out.copy(src, pos, start)
+        orig_start, orig_end = src.span(start, end)
+        out.put(new, orig_start, orig_end)
+        pos = end
+        changed = True
+    if not changed:
+        return src
+    out.copy(src, pos, len(src.text))
+    return out.build()
+
+
+def _spaced(m: re.Match[str]) -> str | None:
+    joined = m.group().replace(" ", "")
+    # Only a run that reads as a host once joined: a dot between letters, or a leading `www.`.
+    if ("." not in joined.strip(".") and joined.lower() != "www.") or not any(c.isalpha() for c in joined):
+        return None
+    return joined
+
+
+def _word_dot(m: re.Match[str]) -> str | None:
+    left, sep, right = m.group(1), m.group(2), m.group(3)
+    if sep.strip() == "." and " " not in sep:
+        return None  # an ordinary dot
+    if left.lower() in _STOPWORDS:
+        return None
+    if left.lower() != "www" and right.lower() not in DOT_TLDS:
+        return None
+    return left + "."
+
+
+def deobfuscate(src: Mapped) -> Mapped:
+    """Undo dots and schemes written to dodge filters; returns src itself when there are none."""
+    if not _TRIGGER.search(src.text):
+        return src
+    out = _rewrite(src, _HXXP, lambda m: f"http{m.group(1).lower()}://")
+    out = _rewrite(out, _BRACKET_DOT, lambda m: ".")
+    out = _rewrite(out, _SPACED, _spaced)
+    return _rewrite(out, _WORD_DOT, _word_dot)
+
+
+def reader_view(text: str) -> Mapped:
+    """The comment as a careful reader sees it, ready for link extraction."""
+    return deobfuscate(decode(text))
