@@ -20,9 +20,7 @@ from streamproc.stages.common import StageContext, new_envelope, publish, raw_to
 def register(ctx: StageContext) -> list[Any]:
     s = ctx.settings
     by_domain = raw_topic(ctx.app, f"{s.app_id}-links-by-domain", internal=True, partitions=s.partitions)
-    campaigns = ctx.app.Table(
-        "links-campaigns", default=list, partitions=s.partitions, value_serializer="json"
-    )
+    campaigns = ctx.app.Table("links-campaigns", default=list, key_type=str, partitions=s.partitions)
 
     async def find(env: Envelope, event: EventT) -> None:
         found = ctx.logic.link_findings(env)
