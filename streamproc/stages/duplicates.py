@@ -20,7 +20,7 @@ def register(ctx: StageContext) -> list[Any]:
     by_fingerprint = raw_topic(
         ctx.app, f"{s.app_id}-duplicates-by-fingerprint", internal=True, partitions=s.partitions
     )
-    index = ctx.app.Table("duplicates-index", default=list, partitions=s.partitions, value_serializer="json")
+    index = ctx.app.Table("duplicates-index", default=list, key_type=str, partitions=s.partitions)
 
     async def rekey(env: Envelope, event: EventT) -> None:
         key = ctx.logic.duplicate_key(env) or f"comment:{env.comment.id}"

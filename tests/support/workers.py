@@ -1,0 +1,163 @@
+"""Worker processes and Kafka clients for end-to-end tests (real brokers, separate OS processes)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterable
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import orjson
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+from streamproc.broker.process import free_port, stop_process, tail
+from streamproc.config import Topics
+
+
+def prefixed_topics(prefix: str) -> Topics:
+    """The published topics renamed with a per-test prefix, so tests share a broker safely."""
+    return Topics(**{f.name: f"{prefix}.{getattr(Topics(), f.name)}" for f in fields(Topics)})
+
+
+def topics_env(topics: Topics) -> dict[str, str]:
+    return {f"STREAMPROC_TOPIC_{f.name.upper()}": getattr(topics, f.name) for f in fields(Topics)}
+
+
+@dataclass
+class WorkerProcess:
+    """`python -m streamproc worker` in its own process, with its log in a file."""
+
+    bootstrap: str
+    app_id: str
+    workdir: Path
+    stages: str = "links,duplicates,spam,decide"
+    store: str = "memory://"
+    partitions: int = 2
+    topics: Topics = field(default_factory=Topics)
+    extra_env: dict[str, str] = field(default_factory=dict)
+    metrics_port: int = 0
+    proc: subprocess.Popen[bytes] | None = None
+    name: str = "worker"
+
+    @property
+    def log_path(self) -> Path:
+        return self.workdir / f"{self.name}.log"
+
+    def start(self) -> WorkerProcess:
+        self.metrics_port = self.metrics_port or free_port()
+        env = {
+            **os.environ,
+            "STREAMPROC_BROKERS": self.bootstrap,
+            "STREAMPROC_APP_ID": self.app_id,
+            "STREAMPROC_STAGES": self.stages,
+            "STREAMPROC_STORE": self.store,
+            "STREAMPROC_PARTITIONS": str(self.partitions),
+            "STREAMPROC_METRICS_PORT": str(self.metrics_port),
+            "STREAMPROC_METRICS_HOST": "127.0.0.1",
+            "STREAMPROC_DATA_DIR": str(self.workdir / f"{self.name}-data"),
+            **topics_env(self.topics),
+            **self.extra_env,
+        }
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        with self.log_path.open("ab") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "streamproc", "worker", "--loglevel", "warning"],
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+            )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            self.assert_alive()
+            try:
+                self.metrics_text()
+                return self
+            except OSError:
+                time.sleep(0.2)
+        raise AssertionError(f"worker {self.name} serves no /metrics after 60 s:\n{self.log()}")
+
+    def log(self) -> str:
+        return tail(self.log_path, 60)
+
+    def assert_alive(self) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            code = None if self.proc is None else self.proc.returncode
+            raise AssertionError(f"worker {self.name} is not running (exit {code}):\n{self.log()}")
+
+    def metrics_text(self) -> str:
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=5) as resp:
+            return str(resp.read().decode())
+
+    def metric(self, name: str, **labels: str) -> float:
+        """Sum of the samples of `name` whose labels include `labels` (0 when absent)."""
+        total = 0.0
+        for line in self.metrics_text().splitlines():
+            m = re.match(r"^([a-zA-Z_:][\w:]*)(\{[^}]*\})? (\S+)$", line)
+            if not m or m.group(1) != name:
+                continue
+            got = dict(re.findall(r'(\w+)="([^"]*)"', m.group(2) or ""))
+            if all(got.get(k) == v for k, v in labels.items()):
+                total += float(m.group(3))
+        return total
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            stop_process(self.proc, timeout=30)
+
+    def kill(self) -> None:
+        if self.proc is not None:
+            self.proc.kill()
+            self.proc.wait(10)
+
+
+async def produce(bootstrap: str, topic: str, values: Iterable[bytes | dict[str, Any]]) -> int:
+    """Send events (dicts are JSON-encoded, bytes sent as they are), keyed by id when present."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5)
+    await producer.start()
+    count = 0
+    try:
+        for value in values:
+            if isinstance(value, dict):
+                key, data = str(value.get("id", "")).encode() or None, orjson.dumps(value)
+            else:
+                key, data = None, value
+            await producer.send(topic, data, key=key)
+            count += 1
+        await producer.flush()
+    finally:
+        await producer.stop()
+    return count
+
+
+async def consume(bootstrap: str, topic: str, *, expected: int, timeout: float) -> list[Any]:
+    """Read records of `topic` from the beginning until `expected` arrived or `timeout` passed."""
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=bootstrap, group_id=None, auto_offset_reset="earliest"
+    )
+    await consumer.start()
+    records: list[Any] = []
+    deadline = time.monotonic() + timeout
+    try:
+        while len(records) < expected and time.monotonic() < deadline:
+            batch = await consumer.getmany(timeout_ms=500)
+            for part in batch.values():
+                records.extend(part)
+        # a short grace period shows extra (duplicate) records too
+        batch = await consumer.getmany(timeout_ms=1000)
+        for part in batch.values():
+            records.extend(part)
+    finally:
+        await consumer.stop()
+    return records
+
+
+def run(coro: Any) -> Any:
+    return asyncio.run(coro)
