@@ -8,12 +8,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import orjson
-
 from streamproc.config import Settings
-from streamproc.detect.decide import Thresholds, decide
+from streamproc.detect.decide import SiteThresholds, Thresholds, decide
 from streamproc.detect.duplicates import Sighting, check_duplicate, fingerprint
-from streamproc.detect.links import SHORTENERS, DomainLists, assess_links
+from streamproc.detect.features import observe_author
+from streamproc.detect.links import DomainLists, DomainListsFile, add_campaign, assess_links
+from streamproc.detect.model import LinearModel
 from streamproc.detect.spam import score_spam
 from streamproc.errors import ConfigError
 from streamproc.events import Envelope, StageResult
@@ -23,19 +23,17 @@ History = MutableMapping[str, Any]  # fingerprint -> list of sighting rows (a Fa
 
 def load_domain_lists(path: str) -> DomainLists:
     """Read deny/allow/shortener lists from a JSON file; empty path gives the defaults."""
+    return DomainListsFile(path).lists
+
+
+def load_spam_model(path: str) -> LinearModel:
+    """The spam model from a file written by `streamproc train`; empty path: rules only."""
     if not path:
-        return DomainLists()
+        return LinearModel.untrained()
     try:
-        obj = orjson.loads(Path(path).read_bytes())
-    except (OSError, orjson.JSONDecodeError) as exc:
-        raise ConfigError(f"domain_lists file {path!r} could not be read as JSON: {exc}") from None
-    if not isinstance(obj, dict):
-        raise ConfigError(f"domain_lists file {path!r} must hold a JSON object")
-    return DomainLists(
-        deny=frozenset(d.lower() for d in obj.get("deny", ())),
-        allow=frozenset(d.lower() for d in obj.get("allow", ())),
-        shorteners=SHORTENERS | frozenset(d.lower() for d in obj.get("shorteners", ())),
-    )
+        return LinearModel.from_bytes(Path(path).read_bytes())
+    except OSError as exc:
+        raise ConfigError(f"spam_model file {path!r} could not be read: {exc}") from None
 
 
 @dataclass(slots=True)
@@ -43,15 +41,43 @@ class StageLogic:
     """The detection logic of all stages, configured once per worker."""
 
     settings: Settings
-    lists: DomainLists = field(init=False)
+    domain_lists: DomainListsFile = field(init=False)  # re-read when the file changes
+    link_campaigns: History = field(init=False)  # domain -> recent sightings; offline path only
     thresholds: Thresholds = field(init=False)
+    site_thresholds: SiteThresholds = field(init=False)
+    spam_model: LinearModel = field(init=False)  # replaced by the stage when the model topic moves on
+    spam_authors: History = field(init=False)  # author -> recent comments; offline path only
 
     def __post_init__(self) -> None:
-        self.lists = load_domain_lists(self.settings.domain_lists)
+        self.domain_lists = DomainListsFile(self.settings.domain_lists)
+        self.link_campaigns = {}
         self.thresholds = Thresholds(self.settings.hold_threshold, self.settings.reject_threshold)
+        sites = {k: Thresholds(*v) for k, v in self.settings.thresholds_by_site().items()}
+        self.site_thresholds = SiteThresholds(self.thresholds, sites)
+        self.spam_model = load_spam_model(self.settings.spam_model)
+        self.spam_authors = {}
 
-    def links(self, env: Envelope) -> StageResult:
+    @property
+    def lists(self) -> DomainLists:
+        """The domain lists in force now."""
+        return self.domain_lists.current()
+
+    def link_findings(self, env: Envelope) -> StageResult:
+        """The links stage without campaign state: what the comment's text shows."""
         return assess_links(env.comment.text, self.lists)
+
+    def link_campaign(self, env: Envelope, found: StageResult, campaigns: History) -> StageResult:
+        """Add domain-campaign evidence from `campaigns` (domain -> sightings) and update it."""
+        c = env.comment
+        return add_campaign(
+            found, campaigns, comment_id=c.id, author=c.author_key, thread_id=c.thread_id, now=c.posted_at
+        )
+
+    def links(self, env: Envelope, campaigns: History | None = None) -> StageResult:
+        """The links stage; `campaigns` is a Faust table keyed by domain in the stream, the
+        worker's own dict offline."""
+        campaigns = self.link_campaigns if campaigns is None else campaigns
+        return self.link_campaign(env, self.link_findings(env), campaigns)
 
     @staticmethod
     def duplicate_key(env: Envelope) -> str | None:
@@ -70,11 +96,31 @@ class StageLogic:
             history[key] = [s.to_list() for s in kept]
         return result
 
-    def spam(self, env: Envelope) -> StageResult:
-        return score_spam(env.comment, env.stages)
+    @staticmethod
+    def spam_key(env: Envelope) -> str:
+        """The spam stage's state key: the author (posting rate), else the comment itself."""
+        key = env.comment.author_key
+        return f"author:{key}" if key else f"comment:{env.comment.id}"
+
+    def spam(self, env: Envelope, authors: History | None = None) -> StageResult:
+        """Score with the current model; `authors` (a Faust table in the stream, a dict offline)
+        holds each author's recent comments for the posting rate and first sighting."""
+        authors = self.spam_authors if authors is None else authors
+        c = env.comment
+        activity = None
+        if c.author_key:
+            key = self.spam_key(env)
+            activity, authors[key] = observe_author(authors.get(key, []), c.id, c.posted_at)
+        return score_spam(
+            c,
+            env.stages,
+            model=self.spam_model,
+            activity=activity,
+            thresholds=self.site_thresholds.for_site(c.site),
+        )
 
     def decide(self, env: Envelope) -> tuple[str, StageResult]:
-        return decide(env.stages, self.thresholds)
+        return decide(env.stages, self.site_thresholds.for_site(env.comment.site))
 
     def run_all(self, env: Envelope, history: History) -> tuple[str, StageResult]:
         """All stages in order, as the streaming pipeline chains them (used by `check`)."""

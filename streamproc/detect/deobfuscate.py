@@ -152,6 +152,8 @@ def _decode_into(out: _Builder, text: str, base: int, *, in_tag: bool) -> None:
                 href = _HREF.search(m.group())
                 if href:
                     group = 1 if href.group(1) is not None else 2 if href.group(2) is not None else 3
+                    if href.group(group).startswith("//"):  # protocol-relative: as the page's scheme
+                        out.put(" http:", base + start + href.start(group), base + start + href.start(group))
                     _decode_into(out, href.group(group), base + start + href.start(group), in_tag=True)
                     out.put(" ", base + end, base + end)
         elif kind == "ent":

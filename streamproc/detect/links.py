@@ -96,7 +96,7 @@ def _listed(host: str, names: frozenset[str]) -> bool:
 
 
 def _entries(obj: dict[str, object], key: str, path: str) -> frozenset[str]:
-    values = obj.get(key, ())
+    values = obj.get(key, [])
     if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
         raise ConfigError(f"domain_lists file {path!r}: {key!r} must be a list of domain names")
     out = set()

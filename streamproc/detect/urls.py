@@ -44,10 +44,12 @@ CANDIDATE = re.compile(
     re.IGNORECASE,
 )
 _TRAIL = ".,;:!?'\"*"
+_AUTHORITY_END = re.compile(r"[^\w.\-:@\[\]%~]")
 _PAIRS = {")": "(", "]": "[", "}": "{"}
 _LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 _LABEL_LOOSE = re.compile(r"^[a-z0-9_-]{1,63}$")  # after a scheme: `my_host.example.com` occurs
 _IPV4_LIKE = re.compile(r"^[0-9.]+$")
+_HEX = re.compile(r"^[0-9a-f]{1,8}$")
 
 # Hand-made table of letters that look like ASCII letters in common fonts (Cyrillic, Greek,
 # Armenian, Latin extensions). Small on purpose: it names the look-alikes spammers use.
@@ -86,7 +88,13 @@ def candidates(text: str) -> list[Candidate]:
     for m in CANDIDATE.finditer(text):
         kind = m.lastgroup or "bare"
         start = m.start()
-        value = trim(m.group())
+        value = m.group()
+        if kind == "url":
+            # A host ends where a character that cannot be in one starts (`https://x.com,text`).
+            cut = _AUTHORITY_END.search(value, value.index("//") + 2)
+            if cut and value[cut.start()] not in "/?#":
+                value = value[: cut.start()]
+        value = trim(value)
         if value:
             out.append(Candidate(kind, value, start, start + len(value)))
     return out
@@ -147,6 +155,13 @@ def parse_host(raw: str, *, loose: bool = False) -> Host | None:
         return None
     if host.startswith("[") and host.endswith("]"):
         host = host[1:-1]
+    if loose and (host.isdigit() or (host.startswith("0x") and _HEX.match(host[2:]))):
+        # `http://3232235777/` and `http://0xc0a80001/`: browsers read a single number as IPv4.
+        number = int(host, 16) if host.startswith("0x") else int(host)
+        if number >= 2**32:
+            return None
+        ip4 = ipaddress.IPv4Address(number)
+        return Host(ip4.compressed, ip4.compressed, "", ip=True)
     if ":" in host or _IPV4_LIKE.match(host):
         try:
             ip = ipaddress.ip_address(host)

@@ -1,0 +1,57 @@
+"""Extraction is linear-time on adversarial input: 1 MB pathological strings finish within a
+stated bound per KB (no regex backtracking blow-up; a quadratic pattern takes minutes here)."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from streamproc.detect.links import assess_links
+
+MB = 1_000_000
+# Stated bound: 4 ms per KB of input, i.e. 4 s for 1 MB. Measured on the 2-core dev machine the
+# worst case below is about 0.9 ms/KB; the margin absorbs a loaded machine.
+BOUND_SECONDS_PER_KB = 0.004
+
+PATHOLOGICAL = [
+    ("run of dots", "." * MB),
+    ("a.a.a.a", "a." * (MB // 2)),
+    ("a. a. a.", "a. " * (MB // 3)),
+    ("open brackets", "(" * MB),
+    ("nested brackets", "[" * (MB // 2) + "]" * (MB // 2)),
+    ("url then closing parens", "https://x.com/" + ")" * MB),
+    ("100k http://", "http://" * 100_000),
+    ("100k http:// spaced", "http:// " * 100_000),
+    ("one long word", "a" * MB),
+    ("spaced letters", "w " * (MB // 2)),
+    ("spaced dots", " . " * (MB // 3)),
+    ("written dots", "a dot " * (MB // 6)),
+    ("bracketed dots", "example[.]" * (MB // 10)),
+    ("unclosed tags", "<a " * (MB // 3)),
+    ("entities", "&#46;" * (MB // 5)),
+    ("e-mail-like", "a@a." * (MB // 4)),
+    ("zero-width", "\u200b" * (MB // 3)),
+    ("fullwidth", "ｅ" * (MB // 3)),
+    ("userinfo", "http://" + "a@" * (MB // 2)),
+    ("unclosed href", '<a href="' * (MB // 9)),
+]
+
+
+@pytest.mark.parametrize(("name", "text"), PATHOLOGICAL, ids=[n for n, _ in PATHOLOGICAL])
+def test_linear_time_on_pathological_input(name: str, text: str) -> None:
+    kb = len(text.encode()) / 1024
+    start = time.perf_counter()
+    result = assess_links(text)
+    elapsed = time.perf_counter() - start
+    assert result.stage == "links"
+    assert elapsed / kb <= BOUND_SECONDS_PER_KB, f"{name}: {elapsed:.2f} s for {kb:.0f} KB"
+
+
+def test_many_real_links_are_all_found_in_bounded_time() -> None:
+    text = "(example.com) " * 20_000  # 280 KB, every one a link
+    start = time.perf_counter()
+    result = assess_links(text)
+    elapsed = time.perf_counter() - start
+    assert len(result.data["links"]) == 20_000
+    assert elapsed / (len(text) / 1024) <= BOUND_SECONDS_PER_KB
