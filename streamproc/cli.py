@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import sys
 from collections.abc import Iterable, Iterator
@@ -188,7 +189,7 @@ def cmd_tail(args: argparse.Namespace) -> int:
     settings = _settings(args)
     _require_brokers(settings)
     topic = args.topic or settings.topics.verdicts
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(
             tail_topic(
                 settings,
@@ -200,8 +201,6 @@ def cmd_tail(args: argparse.Namespace) -> int:
                 out=sys.stdout,
             )
         )
-    except KeyboardInterrupt:
-        pass
     return 0
 
 
