@@ -61,8 +61,12 @@ async def ensure_topics(settings: Settings) -> None:
         new = [
             NewTopic(name, settings.partitions, settings.replication)
             for name in names
-            if name not in existing
+            if name not in existing and name != settings.topics.model
         ]
+        if settings.topics.model not in existing:  # compacted, one partition: see stages/spam_model.py
+            from streamproc.stages.spam_model import model_topic
+
+            new.append(model_topic(settings))
         if new:
             with contextlib.suppress(TopicAlreadyExistsError):  # another worker was first
                 await admin.create_topics(new)

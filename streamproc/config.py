@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
@@ -52,6 +53,8 @@ class Settings:
     metrics_host     address /metrics listens on ("0.0.0.0")
     hold_threshold   spam score at or above which a comment is held (0.5)
     reject_threshold spam score at or above which a comment is rejected (0.85)
+    site_thresholds  JSON per site, e.g. {"news.example": {"hold": 0.4, "reject": 0.8}} ("")
+    spam_model       spam model file (from `streamproc train`) used until the model topic has a newer one ("")
     domain_lists     JSON file with {"deny": [...], "allow": [...], "shorteners": [...]} ("")
     duplicate_window seconds a comment stays in the duplicate index (604800)
     security_protocol PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL ("PLAINTEXT")
@@ -70,6 +73,8 @@ class Settings:
     metrics_host: str = "0.0.0.0"
     hold_threshold: float = 0.5
     reject_threshold: float = 0.85
+    site_thresholds: str = ""
+    spam_model: str = ""
     domain_lists: str = ""
     duplicate_window: float = 7 * 24 * 3600.0
     security_protocol: str = "PLAINTEXT"
@@ -90,12 +95,45 @@ class Settings:
                 "thresholds must satisfy 0 < hold_threshold <= reject_threshold <= 1, got "
                 f"{self.hold_threshold} and {self.reject_threshold}"
             )
+        self.thresholds_by_site()  # validates STREAMPROC_SITE_THRESHOLDS early
         if self.partitions < 1 or self.replication < 1:
             raise ConfigError("partitions and replication must be at least 1")
         if self.store not in ("rocksdb://", "memory://"):
             raise ConfigError(f"store {self.store!r} is invalid: use rocksdb:// or memory://")
         if self.brokers and not all(b.strip() for b in self.brokers.split(",")):
             raise ConfigError(f"brokers {self.brokers!r} has an empty entry")
+
+    def thresholds_by_site(self) -> dict[str, tuple[float, float]]:
+        """site -> (hold, reject) from `site_thresholds`; a missing key takes the global value."""
+        if not self.site_thresholds.strip():
+            return {}
+        try:
+            obj = json.loads(self.site_thresholds)
+        except ValueError as exc:
+            raise ConfigError(f"STREAMPROC_SITE_THRESHOLDS is not valid JSON: {exc}") from None
+        if not isinstance(obj, dict):
+            raise ConfigError(
+                'STREAMPROC_SITE_THRESHOLDS must be an object: {"site": {"hold": 0.4, "reject": 0.8}}'
+            )
+        out = {}
+        for site, t in obj.items():
+            if not isinstance(t, dict) or set(t) - {"hold", "reject"}:
+                raise ConfigError(
+                    f"STREAMPROC_SITE_THRESHOLDS[{site!r}] must be an object with hold and/or reject"
+                )
+            try:
+                hold = float(t.get("hold", self.hold_threshold))
+                reject = float(t.get("reject", self.reject_threshold))
+            except (TypeError, ValueError):
+                raise ConfigError(
+                    f"STREAMPROC_SITE_THRESHOLDS[{site!r}] thresholds must be numbers"
+                ) from None
+            if not 0 < hold <= reject <= 1:
+                raise ConfigError(
+                    f"STREAMPROC_SITE_THRESHOLDS[{site!r}] must satisfy 0 < hold <= reject <= 1, got {hold} and {reject}"
+                )
+            out[str(site)] = (hold, reject)
+        return out
 
     @property
     def broker_urls(self) -> str:

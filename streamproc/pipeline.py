@@ -5,13 +5,17 @@ from __future__ import annotations
 
 from collections.abc import MutableMapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from streamproc.config import Settings
-from streamproc.detect.decide import Thresholds, decide
+from streamproc.detect.decide import SiteThresholds, Thresholds, decide
 from streamproc.detect.duplicates import Sighting, check_duplicate, fingerprint
+from streamproc.detect.features import observe_author
 from streamproc.detect.links import DomainLists, DomainListsFile, add_campaign, assess_links
+from streamproc.detect.model import LinearModel
 from streamproc.detect.spam import score_spam
+from streamproc.errors import ConfigError
 from streamproc.events import Envelope, StageResult
 
 History = MutableMapping[str, Any]  # fingerprint -> list of sighting rows (a Faust table or a dict)
@@ -22,6 +26,16 @@ def load_domain_lists(path: str) -> DomainLists:
     return DomainListsFile(path).lists
 
 
+def load_spam_model(path: str) -> LinearModel:
+    """The spam model from a file written by `streamproc train`; empty path: rules only."""
+    if not path:
+        return LinearModel.untrained()
+    try:
+        return LinearModel.from_bytes(Path(path).read_bytes())
+    except OSError as exc:
+        raise ConfigError(f"spam_model file {path!r} could not be read: {exc}") from None
+
+
 @dataclass(slots=True)
 class StageLogic:
     """The detection logic of all stages, configured once per worker."""
@@ -30,11 +44,18 @@ class StageLogic:
     domain_lists: DomainListsFile = field(init=False)  # re-read when the file changes
     link_campaigns: History = field(init=False)  # domain -> recent sightings; offline path only
     thresholds: Thresholds = field(init=False)
+    site_thresholds: SiteThresholds = field(init=False)
+    spam_model: LinearModel = field(init=False)  # replaced by the stage when the model topic moves on
+    spam_authors: History = field(init=False)  # author -> recent comments; offline path only
 
     def __post_init__(self) -> None:
         self.domain_lists = DomainListsFile(self.settings.domain_lists)
         self.link_campaigns = {}
         self.thresholds = Thresholds(self.settings.hold_threshold, self.settings.reject_threshold)
+        sites = {k: Thresholds(*v) for k, v in self.settings.thresholds_by_site().items()}
+        self.site_thresholds = SiteThresholds(self.thresholds, sites)
+        self.spam_model = load_spam_model(self.settings.spam_model)
+        self.spam_authors = {}
 
     @property
     def lists(self) -> DomainLists:
@@ -75,11 +96,31 @@ class StageLogic:
             history[key] = [s.to_list() for s in kept]
         return result
 
-    def spam(self, env: Envelope) -> StageResult:
-        return score_spam(env.comment, env.stages)
+    @staticmethod
+    def spam_key(env: Envelope) -> str:
+        """The spam stage's state key: the author (posting rate), else the comment itself."""
+        key = env.comment.author_key
+        return f"author:{key}" if key else f"comment:{env.comment.id}"
+
+    def spam(self, env: Envelope, authors: History | None = None) -> StageResult:
+        """Score with the current model; `authors` (a Faust table in the stream, a dict offline)
+        holds each author's recent comments for the posting rate and first sighting."""
+        authors = self.spam_authors if authors is None else authors
+        c = env.comment
+        activity = None
+        if c.author_key:
+            key = self.spam_key(env)
+            activity, authors[key] = observe_author(authors.get(key, []), c.id, c.posted_at)
+        return score_spam(
+            c,
+            env.stages,
+            model=self.spam_model,
+            activity=activity,
+            thresholds=self.site_thresholds.for_site(c.site),
+        )
 
     def decide(self, env: Envelope) -> tuple[str, StageResult]:
-        return decide(env.stages, self.thresholds)
+        return decide(env.stages, self.site_thresholds.for_site(env.comment.site))
 
     def run_all(self, env: Envelope, history: History) -> tuple[str, StageResult]:
         """All stages in order, as the streaming pipeline chains them (used by `check`)."""

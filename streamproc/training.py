@@ -1,9 +1,310 @@
-"""Training and evaluation of the spam model from labelled files (`train`, `eval`, `model push`)."""
+"""Training and evaluation of the spam model from labelled files (`train`, `eval`, `model push`).
+
+Both run the same stage code as the stream (StageLogic: links, duplicates, spam) over the file in
+time order, so the model learns from the very signals it will see in production. No broker is
+needed except for `model push`, which publishes a model file on the compacted model topic.
+"""
 
 from __future__ import annotations
 
 import argparse
+import csv
+import sys
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from streamproc.config import Settings, load_settings
+from streamproc.detect.features import observe_author
+from streamproc.detect.model import LinearModel, train
+from streamproc.detect.spam import spam_input
+from streamproc.errors import ConfigError, DecodeError
+from streamproc.events import Comment, Envelope, comment_from_dict
+
+EVAL_THRESHOLDS = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9)
+TEXT_COLUMNS = ("text", "CONTENT", "content", "comment", "body", "message")
+LABEL_COLUMNS = ("label", "CLASS", "class", "is_spam", "spam")
+SPAM_VALUES = ("spam", "1", "true", "True")
+EPOCH = "2020-01-01T00:00:00+00:00"  # posted_at for rows without a usable time
+
+
+@dataclass(slots=True)
+class Columns:
+    text: str | None = None
+    label: str | None = None
+    spam_value: str | None = None
+    author: str | None = None
+    time: str | None = None
+
+
+@dataclass(slots=True)
+class Example:
+    comment: Comment
+    label: int  # 1 spam, 0 ham
+
+
+def _rows(path: Path) -> Iterator[dict[str, Any]]:
+    try:
+        if path.suffix.lower() in (".jsonl", ".ndjson", ".json"):
+            with path.open("rb") as fh:
+                for number, line in enumerate(fh, 1):
+                    if line.strip():
+                        try:
+                            obj = orjson.loads(line)
+                        except orjson.JSONDecodeError as exc:
+                            raise ConfigError(f"{path}:{number}: not valid JSON: {exc}") from None
+                        if not isinstance(obj, dict):
+                            raise ConfigError(f"{path}:{number}: each line must be a JSON object")
+                        yield obj
+        else:
+            with path.open(newline="", encoding="utf-8-sig") as fh:
+                yield from csv.DictReader(fh)
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc}") from None
+
+
+def _pick(row: dict[str, Any], given: str | None, candidates: Sequence[str], what: str, flag: str) -> str:
+    if given:
+        if given not in row:
+            raise ConfigError(
+                f"column {given!r} ({flag}) not in the data; columns: {', '.join(map(str, row))}"
+            )
+        return given
+    for name in candidates:
+        if name in row:
+            return name
+    raise ConfigError(f"no {what} column found (tried {', '.join(candidates)}): pass {flag}")
+
+
+def _time(value: Any) -> str:
+    """An RFC 3339 time from a column, or the fixed epoch when it has none we can read."""
+    if isinstance(value, str) and value:
+        v = value if ("+" in value[10:] or value.endswith(("Z", "z"))) else value + "+00:00"
+        try:
+            comment_from_dict({"id": "x", "thread_id": "x", "text": "", "posted_at": v})
+            return v
+        except DecodeError:
+            return EPOCH
+    return EPOCH
+
+
+def read_labelled(path: Path, cols: Columns) -> list[Example]:
+    """Labelled comments from CSV (e.g. CONTENT/CLASS columns) or JSONL (comment events with a
+    label field, or any objects with text and label fields)."""
+    out: list[Example] = []
+    text_col = label_col = ""
+    spam_values: tuple[str, ...] = ()
+    for i, row in enumerate(_rows(path)):
+        if i == 0:
+            text_col = _pick(row, cols.text, TEXT_COLUMNS, "text", "--text-col")
+            label_col = _pick(row, cols.label, LABEL_COLUMNS, "label", "--label-col")
+            spam_values = (cols.spam_value,) if cols.spam_value is not None else SPAM_VALUES
+        text, raw_label = row.get(text_col), row.get(label_col)
+        if raw_label is None or raw_label == "":
+            raise ConfigError(f"{path}: row {i + 1} has no value in label column {label_col!r}")
+        label = 1 if str(raw_label).strip() in spam_values or raw_label is True else 0
+        comment: Comment | None = None
+        if {"id", "thread_id", "posted_at"} <= row.keys() and text_col == "text":
+            try:
+                comment = comment_from_dict({k: v for k, v in row.items() if k != label_col})
+            except DecodeError:
+                comment = None
+        if comment is None:
+            author = row.get(cols.author) if cols.author else None
+            event = {
+                "id": str(row.get("id") or row.get("COMMENT_ID") or f"row-{i + 1}"),
+                "thread_id": str(row.get("thread_id") or path.stem),
+                "text": "" if text is None else str(text),
+                "posted_at": _time(row.get(cols.time)) if cols.time else EPOCH,
+            }
+            if author:
+                event["author"] = {"id": str(author), "name": str(author)}
+            try:
+                comment = comment_from_dict(event)
+            except DecodeError as exc:
+                raise ConfigError(f"{path}: row {i + 1}: {exc}") from None
+        out.append(Example(comment, label))
+    if not out:
+        raise ConfigError(f"{path} holds no labelled rows")
+    return out
+
+
+def _logic(settings: Settings, model: LinearModel | None) -> Any:
+    from streamproc.pipeline import StageLogic
+
+    logic = StageLogic(settings)
+    if model is not None:
+        logic.spam_model = model
+    return logic
+
+
+def _in_time_order(examples: Sequence[Example]) -> list[Example]:
+    return sorted(examples, key=lambda e: e.comment.posted_at)  # stable: file order within a time
+
+
+def score_examples(examples: Sequence[Example], settings: Settings, model: LinearModel | None) -> list[float]:
+    """The spam score of each example, in the given order, as the stream would compute it."""
+    logic = _logic(settings, model)
+    history: dict[str, Any] = {}
+    scores: dict[int, float] = {}
+    for ex in _in_time_order(examples):
+        env = Envelope(ex.comment, {}, 0.0)
+        logic.run_all(env, history)
+        scores[id(ex)] = env.stages["spam"].score
+    return [scores[id(ex)] for ex in examples]
+
+
+def fit(examples: Sequence[Example], settings: Settings, *, epochs: int = 6, seed: int = 0) -> LinearModel:
+    """Train a model from labelled examples, with the signals the stream computes."""
+    logic = _logic(settings, None)
+    history: dict[str, Any] = {}
+    authors: dict[str, Any] = {}
+    rows = []
+    for ex in _in_time_order(examples):
+        env = Envelope(ex.comment, {}, 0.0)
+        env.stages["links"] = logic.links(env)
+        env.stages["duplicates"] = logic.duplicates(env, logic.duplicate_key(env), history)
+        activity = None
+        if ex.comment.author_key:
+            key = logic.spam_key(env)
+            activity, authors[key] = observe_author(authors.get(key, []), ex.comment.id, ex.comment.posted_at)
+        rows.append((spam_input(ex.comment, env.stages, activity).features, ex.label))
+    return train(rows, epochs=epochs, seed=seed)
+
+
+def metrics_at(labels: Sequence[int], scores: Sequence[float], threshold: float) -> dict[str, Any]:
+    tp = sum(1 for y, s in zip(labels, scores, strict=True) if y and s >= threshold)
+    fp = sum(1 for y, s in zip(labels, scores, strict=True) if not y and s >= threshold)
+    fn = sum(1 for y, s in zip(labels, scores, strict=True) if y and s < threshold)
+    tn = len(labels) - tp - fp - fn
+    precision = tp / (tp + fp) if tp + fp else 1.0
+    recall = tp / (tp + fn) if tp + fn else 1.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return {
+        "threshold": threshold,
+        "precision": round(precision, 4),
+        "recall": round(recall, 4),
+        "f1": round(f1, 4),
+        "confusion": {"tp": tp, "fp": fp, "fn": fn, "tn": tn},
+    }
+
+
+def evaluate(
+    labels: Sequence[int], scores: Sequence[float], thresholds: Sequence[float]
+) -> list[dict[str, Any]]:
+    return [metrics_at(labels, scores, t) for t in sorted(set(thresholds))]
+
+
+# --- CLI -----------------------------------------------------------------------------------------
+def _columns(args: argparse.Namespace) -> Columns:
+    return Columns(args.text_col, args.label_col, args.spam_value, args.author_col, args.time_col)
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    return load_settings(store="memory://")
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    examples = read_labelled(Path(args.data), _columns(args))
+    settings = _settings(args)
+    model = fit(examples, settings, epochs=args.epochs, seed=args.seed)
+    model.meta["source"] = Path(args.data).name
+    data = model.to_bytes()
+    try:
+        Path(args.output).write_bytes(data)
+    except OSError as exc:
+        raise ConfigError(f"cannot write model to {args.output}: {exc}") from None
+    spam = sum(e.label for e in examples)
+    print(
+        f"trained on {len(examples)} comments ({spam} spam, {len(examples) - spam} ham): "
+        f"model version {model.version}, {len(model.weights)} weights, {len(data)} bytes -> {args.output}"
+    )
+    return 0
+
+
+def load_model_file(path: str) -> LinearModel:
+    try:
+        return LinearModel.from_bytes(Path(path).read_bytes())
+    except OSError as exc:
+        raise ConfigError(f"cannot read model {path}: {exc}") from None
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    examples = read_labelled(Path(args.data), _columns(args))
+    settings = _settings(args)
+    model = load_model_file(args.model) if args.model else None
+    scores = score_examples(examples, settings, model)
+    labels = [e.label for e in examples]
+    thresholds = [*EVAL_THRESHOLDS, settings.hold_threshold, settings.reject_threshold]
+    rows = evaluate(labels, scores, thresholds)
+    report = {
+        "data": str(args.data),
+        "model": args.model or "rules",
+        "model_version": model.version if model else 0,
+        "comments": len(examples),
+        "spam": sum(labels),
+        "thresholds": rows,
+    }
+    if args.json:
+        sys.stdout.write(orjson.dumps(report, option=orjson.OPT_INDENT_2).decode() + "\n")
+        return 0
+    print(f"{report['comments']} comments, {report['spam']} spam; scorer: {report['model']}")
+    print(
+        f"{'threshold':>9} {'precision':>9} {'recall':>7} {'f1':>6} {'tp':>6} {'fp':>6} {'fn':>6} {'tn':>6}"
+    )
+    for r in rows:
+        c = r["confusion"]
+        print(
+            f"{r['threshold']:>9.2f} {r['precision']:>9.3f} {r['recall']:>7.3f} {r['f1']:>6.3f} "
+            f"{c['tp']:>6} {c['fp']:>6} {c['fn']:>6} {c['tn']:>6}"
+        )
+    return 0
+
+
+def cmd_model_push(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from streamproc.stages.spam_model import publish_model
+
+    model = load_model_file(args.model)
+    settings = load_settings(brokers=args.brokers)
+    if not settings.brokers:
+        raise ConfigError("STREAMPROC_BROKERS is not set: pass --brokers host:port or set it")
+    version = asyncio.run(publish_model(settings, model, bump=True))
+    print(f"published model version {version} to {settings.topics.model} on {settings.brokers}")
+    return 0
+
+
+def _data_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("data", help="labelled CSV or JSONL (.jsonl) file")
+    p.add_argument("--text-col", help="column with the comment text (default: text or CONTENT)")
+    p.add_argument("--label-col", help="column with the label (default: label or CLASS)")
+    p.add_argument("--spam-value", help="label value meaning spam (default: spam or 1)")
+    p.add_argument("--author-col", help="column with the author name (optional)")
+    p.add_argument("--time-col", help="column with the RFC 3339 posting time (optional)")
 
 
 def register_cli(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    """Add the `train`, `eval` and `model` subcommands (issue 5 fills these in)."""
+    """Add the `train`, `eval` and `model` subcommands."""
+    p = sub.add_parser("train", help="train the spam model from a labelled file (no broker)")
+    _data_args(p)
+    p.add_argument("-o", "--output", required=True, help="model file to write")
+    p.add_argument("--epochs", type=int, default=6, help="passes over the data (6)")
+    p.add_argument("--seed", type=int, default=0, help="shuffling seed (0)")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("eval", help="precision, recall and F1 of the spam score on a labelled file")
+    _data_args(p)
+    p.add_argument("--model", help="model file from `train` (default: the rules alone)")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("model", help="manage the spam model shared by the workers")
+    msub = p.add_subparsers(dest="model_command", required=True)
+    push = msub.add_parser("push", help="publish a model file to the workers (via the model topic)")
+    push.add_argument("model", help="model file from `train`")
+    push.add_argument("--brokers", help="bootstrap servers (default: STREAMPROC_BROKERS)")
+    push.set_defaults(func=cmd_model_push)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from streamproc.events import Reason, StageResult
 
@@ -17,6 +17,17 @@ class Thresholds:
 
     hold: float = 0.5
     reject: float = 0.85
+
+
+@dataclass(slots=True, frozen=True)
+class SiteThresholds:
+    """Thresholds per `site` of the comment, with a default for sites not listed."""
+
+    default: Thresholds = Thresholds()
+    sites: Mapping[str, Thresholds] = field(default_factory=dict)
+
+    def for_site(self, site: str | None) -> Thresholds:
+        return self.sites.get(site, self.default) if site else self.default
 
 
 def decide(stages: Mapping[str, StageResult], thresholds: Thresholds) -> tuple[str, StageResult]:

@@ -1,64 +1,135 @@
-"""Spam scoring: combine link, duplicate and content signals into a score in [0, 1] with reasons."""
+"""Spam scoring: every signal (links, duplicates, content, author, timing) into one score in
+[0, 1] with the reasons that drove it; rules by default, the learned model once it has learned.
+
+Rules: each signal has a weight and independent signals combine by noisy-OR. Model: logistic
+regression over hashed n-grams, the signals and the rule score (see model.py). Either way,
+signals derived only from the event's own timestamps can never carry a score to TIMED_CAP alone.
+"""
 
 from __future__ import annotations
 
-import re
-from collections.abc import Mapping
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
-from streamproc.detect.text import clean
+from streamproc.detect.decide import Thresholds
+from streamproc.detect.features import (
+    PRIOR_NAME,
+    TIMED_CAP,
+    AuthorActivity,
+    Feature,
+    Signal,
+    all_signals,
+    prepare,
+    text_features,
+)
+from streamproc.detect.model import LinearModel, prior_logit, sigmoid
 from streamproc.events import Comment, Reason, StageResult
 
-VERSION = "spam-rules-1"
-
-_PROMO = re.compile(
-    r"\b(?:check out my|visit my|subscribe to my|subscribe|my channel|follow me|click here"
-    r"|buy now|best price|cheap|discount|free money|earn \$?\d+|work from home|make money"
-    r"|read more at|nice (?:blog|post|article)|great (?:blog|post|article)|casino|viagra|loans?)\b",
-    re.IGNORECASE,
-)
-# Signals from earlier stages: reason code -> weight in the spam score.
-_UPSTREAM = {
-    "link.shortener": 0.45,
-    "link.denied": 0.9,
-    "link.ip_host": 0.4,
-    "link.obfuscated": 0.5,
-    "link.many": 0.25,
-    "link.present": 0.15,
-    "link.email": 0.2,
-    "duplicate.author": 0.3,
-    "duplicate.thread": 0.25,
-    "duplicate.campaign": 0.45,
-}
-LATE_DAYS = 30.0  # comments posted this long after the article are more often spam
+VERSION = "spam-rules-2"
+TOP_NGRAMS = 3  # learned phrases listed as reasons
+MIN_CONTRIBUTION = 0.05  # smaller logit contributions are not worth a reason
 
 
-def score_spam(comment: Comment, stages: Mapping[str, StageResult]) -> StageResult:
-    """The spam stage's verdict from the comment and the results of the earlier stages."""
-    reasons: list[Reason] = []
-    for result in stages.values():
-        for r in result.reasons:
-            weight = _UPSTREAM.get(r.code)
-            if weight:
-                reasons.append(Reason(r.code, r.text, weight, r.evidence))
-    text = clean(comment.text)
-    promo = sorted({m.group(0).lower() for m in _PROMO.finditer(text)})
-    if promo:
-        weight = min(0.6, 0.3 * len(promo))
-        reasons.append(Reason("content.promotional", f"promotional phrasing: {', '.join(promo)}", weight))
-    letters = sum(c.isalpha() for c in text)
-    upper = sum(c.isupper() for c in text)
-    if letters >= 20 and upper / letters > 0.7:
-        reasons.append(Reason("content.shouting", "mostly capital letters", 0.2))
-    has_links = bool(stages.get("links") and stages["links"].data.get("links"))
-    if comment.thread_published_at is not None and has_links:
-        days = (comment.posted_at - comment.thread_published_at) / 86400
-        if days > LATE_DAYS:
-            reasons.append(Reason("timing.late_link", f"link posted {days:.0f} days after the article", 0.2))
-    # Noisy-OR: independent pieces of evidence add up without passing 1.
+def noisy_or(weights: Sequence[float]) -> float:
+    """Independent pieces of evidence add up without passing 1."""
     remaining = 1.0
-    for r in reasons:
-        remaining *= 1.0 - min(r.weight, 0.99)
-    score = 1.0 - remaining
-    reasons.sort(key=lambda r: -r.weight)
-    label = "spam" if score >= 0.7 else "suspicious" if score >= 0.4 else "ham"
-    return StageResult("spam", label, score, reasons, VERSION, {})
+    for w in weights:
+        remaining *= 1.0 - min(w, 0.99)
+    return 1.0 - remaining
+
+
+def guarded(score_all: float, score_untimed: float) -> float:
+    """Timestamp-derived evidence adds at most TIMED_CAP to the rest: it can tip other evidence
+    over a threshold but cannot decide alone (a forged posted_at costs an attacker nothing)."""
+    return min(score_all, score_untimed + TIMED_CAP)
+
+
+def rule_score(signals: Sequence[Signal]) -> float:
+    return guarded(
+        noisy_or([s.weight for s in signals]), noisy_or([s.weight for s in signals if not s.timed])
+    )
+
+
+@dataclass(slots=True)
+class SpamInput:
+    """Everything the scorers look at for one comment, computed once."""
+
+    signals: list[Signal]
+    features: list[Feature]  # model features: n-grams, signals, rule prior
+    rules: float  # the rule score
+
+
+def spam_input(
+    comment: Comment, stages: Mapping[str, StageResult], activity: AuthorActivity | None
+) -> SpamInput:
+    text = prepare(comment.text)
+    signals = all_signals(comment, stages, text, activity)
+    rules = rule_score(signals)
+    features = text_features(text)
+    features.extend((f"s:{s.code}", 1.0) for s in signals)
+    features.append((PRIOR_NAME, prior_logit(rules)))
+    return SpamInput(signals, features, rules)
+
+
+def _label(score: float, thresholds: Thresholds) -> str:
+    return "spam" if score >= thresholds.reject else "suspicious" if score >= thresholds.hold else "ham"
+
+
+def _reason(s: Signal, weight: float) -> Reason:
+    return Reason(s.code, s.text, weight, s.evidence)
+
+
+def model_score(model: LinearModel, inp: SpamInput) -> tuple[float, list[Reason]]:
+    """The learned score and its explanation: each signal's share of the logit (its own weight
+    plus its part of the rule prior), and the learned words and character n-grams."""
+    contrib = dict(model.contributions(inp.features))
+    logit = model.bias + sum(contrib.values())
+    timed = sum(contrib.get(f"s:{s.code}", 0.0) for s in inp.signals if s.timed)
+    score = guarded(sigmoid(logit), sigmoid(logit - timed))
+    prior = contrib.get(PRIOR_NAME, 0.0)
+    mass = sum(-_log1m(s.weight) for s in inp.signals) or 1.0
+    reasons = []
+    for s in inp.signals:
+        share = contrib.get(f"s:{s.code}", 0.0) + max(prior, 0.0) * -_log1m(s.weight) / mass
+        if share >= MIN_CONTRIBUTION:
+            reasons.append(_reason(s, share))
+    words = sorted(
+        ((name, c) for name, c in contrib.items() if name[:2] in ("w:", "b:") and c >= MIN_CONTRIBUTION),
+        key=lambda nc: -nc[1],
+    )
+    for name, c in words[:TOP_NGRAMS]:
+        reasons.append(Reason("model.phrase", f"learned spam phrase: {name[2:]!r}", c, name[2:]))
+    chars = sum(c for name, c in contrib.items() if name[:2] == "c:" and c > 0)
+    if chars >= MIN_CONTRIBUTION:
+        reasons.append(Reason("model.char_ngrams", "learned spelling patterns", chars))
+    return score, reasons
+
+
+def _log1m(w: float) -> float:
+    return math.log(1.0 - min(w, 0.99))
+
+
+def score_spam(
+    comment: Comment,
+    stages: Mapping[str, StageResult],
+    *,
+    model: LinearModel | None = None,
+    activity: AuthorActivity | None = None,
+    thresholds: Thresholds | None = None,
+) -> StageResult:
+    """The spam stage's verdict from the comment, the earlier stages' results, the author's
+    recent activity and the current model (rules alone when the model is untrained)."""
+    thresholds = thresholds or Thresholds()
+    inp = spam_input(comment, stages, activity)
+    data: dict[str, object] = {"rule_score": round(inp.rules, 4), "model_version": 0}
+    if model is not None and model.trained:
+        score, reasons = model_score(model, inp)
+        version = f"spam-model-{model.version}"
+        data["model_version"] = model.version
+    else:
+        score = inp.rules
+        reasons = [_reason(s, s.weight) for s in inp.signals]
+        version = VERSION
+    reasons.sort(key=lambda r: (-r.weight, r.code))
+    return StageResult("spam", _label(score, thresholds), score, reasons, version, data)

@@ -1,0 +1,141 @@
+"""Moderator feedback on Apache Kafka: labels for a new spam variant make later comments of that
+variant score higher, on every worker (the model travels through the compacted model topic), and
+a worker started afterwards scores with the current model too."""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+import pytest
+
+from streamproc.broker.kafka import KafkaBroker
+from streamproc.config import Settings, Topics
+from streamproc.stages.spam_model import latest_model
+from tests.support.workers import WorkerProcess, consume, prefixed_topics, produce, run
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+# A spam variant the default rules do not know: no links, no phrases from the rule lists.
+OPENERS = ["My grandmother swears by", "Honestly nothing beats", "Two weeks on", "Everyone at the gym uses"]
+PRODUCTS = ["the jade herbal tea", "jade herbal tea drops", "the jade tea cleanse"]
+CLAIMS = ["it melts belly fat overnight", "belly fat just melts away", "it flushed my belly fat in days"]
+ASKS = [
+    "ask Lina for the jade tea recipe",
+    "Lina sells the jade tea, ask her",
+    "jade tea from Lina changed my life",
+]
+HAM = [
+    "The council should publish the full budget before the vote.",
+    "I rode the new tram line today and it was on time, for once.",
+    "Good interview, but I wish they had asked about the schools.",
+    "The photos of the flood barriers are impressive.",
+    "Does anyone know if the library opens on Sundays now?",
+    "My son plays in the youth league and the coaches are great.",
+]
+BEFORE, AFTER, LABELS = 8, 24, 10
+LIFT = 0.3  # every later comment of the variant scores at least this much higher
+
+
+def _variant(rng: random.Random) -> str:
+    return f"{rng.choice(OPENERS)} {rng.choice(PRODUCTS)}, {rng.choice(CLAIMS)}. {rng.choice(ASKS)}"
+
+
+def _comment(cid: str, text: str, author: str) -> dict[str, Any]:
+    now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    return {"id": cid, "thread_id": f"thread-{cid[-1]}", "text": text, "posted_at": now,
+            "author": {"id": author, "name": author}, "site": "news.example"}  # fmt: skip
+
+
+def _scores(records: list[Any], ids: set[str]) -> dict[str, dict[str, Any]]:
+    out = {}
+    for r in records:
+        msg = orjson.loads(r.value)
+        if msg["comment_id"] in ids:
+            out[msg["comment_id"]] = msg
+    return out
+
+
+def _wait_for_model(bootstrap: str, topics: Topics, timeout: float) -> int:
+    settings = Settings(brokers=bootstrap, topics=topics)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        model = run(latest_model(settings))
+        if model is not None and model.version >= 1:
+            return model.version
+        time.sleep(1.0)
+    raise AssertionError("no model version was published after the feedback")
+
+
+def _spam_consumed(w: WorkerProcess) -> float:
+    return w.metric("streamproc_comments_consumed_total", stage="spam-authors")
+
+
+def test_feedback_teaches_every_worker(
+    kafka: KafkaBroker, unique_name: str, start_worker: Callable[..., WorkerProcess]
+) -> None:
+    rng = random.Random(5)
+    topics = prefixed_topics(unique_name)
+    common = {"topics": topics, "partitions": 4}
+    a = start_worker(kafka.bootstrap, unique_name, name="a", **common)
+    b = start_worker(kafka.bootstrap, unique_name, name="b", **common)
+
+    before = [_comment(f"pre-{i}", _variant(rng), f"author-pre-{i}") for i in range(BEFORE)]
+    run(produce(kafka.bootstrap, topics.comments, before))
+    got = _scores(
+        run(consume(kafka.bootstrap, topics.spam, expected=BEFORE, timeout=120)), {c["id"] for c in before}
+    )
+    assert len(got) == BEFORE, a.log() + b.log()
+    baseline = max(m["score"] for m in got.values())
+    assert baseline < 0.5, "the variant must be new to the rules for this test to mean anything"
+
+    # Moderators label some of the variant as spam and some ordinary comments as ham.
+    feedback = [
+        {"comment_id": f"fb-{i}", "label": "spam", "moderator": "mod-1", "at": "2026-01-01T00:00:00Z",
+         "text": _variant(rng)}
+        for i in range(LABELS)
+    ] + [
+        {"comment_id": f"fb-ham-{i}", "label": "ham", "moderator": "mod-2", "at": "2026-01-01T00:00:00Z",
+         "text": text}
+        for i, text in enumerate(HAM)
+    ]  # fmt: skip
+    run(produce(kafka.bootstrap, topics.feedback, feedback))
+    version = _wait_for_model(kafka.bootstrap, topics, timeout=90)
+    time.sleep(2.0)  # the followers read the new version within their poll interval
+
+    consumed = {w.name: _spam_consumed(w) for w in (a, b)}
+    after = [_comment(f"post-{i}", _variant(rng), f"author-post-{i}") for i in range(AFTER)]
+    ham = [_comment(f"ham-{i}", text, f"author-ham-{i}") for i, text in enumerate(HAM)]
+    run(produce(kafka.bootstrap, topics.comments, after + ham))
+    ids = {c["id"] for c in after + ham}
+    total = BEFORE + len(ids)
+    got = _scores(run(consume(kafka.bootstrap, topics.spam, expected=total, timeout=120)), ids)
+    assert len(got) == len(ids), a.log() + b.log()
+
+    for c in after:
+        msg = got[c["id"]]
+        assert msg["data"]["model_version"] >= version, msg
+        assert msg["score"] >= baseline + LIFT, (c["text"], msg["score"], baseline)
+    assert sum(got[c["id"]]["score"] for c in after) / AFTER >= 0.5
+    assert all(got[c["id"]]["score"] < 0.5 for c in ham), [got[c["id"]]["score"] for c in ham]
+    # Both workers scored some of them; only one of them owns the feedback partition.
+    assert all(_spam_consumed(w) > consumed[w.name] for w in (a, b)), (consumed, a.log(), b.log())
+    print(f"\nfeedback: baseline max {baseline:.3f}, after v{version}: "
+          f"min {min(got[c['id']]['score'] for c in after):.3f}")  # fmt: skip
+
+    # A worker that starts later (and one that restarts) reads the current model at startup.
+    a.stop()
+    c = start_worker(kafka.bootstrap, unique_name, name="c", **common)
+    late = [_comment(f"late-{i}", _variant(rng), f"author-late-{i}") for i in range(8)]
+    run(produce(kafka.bootstrap, topics.comments, late))
+    late_ids = {x["id"] for x in late}
+    got = _scores(
+        run(consume(kafka.bootstrap, topics.spam, expected=total + len(late), timeout=180)), late_ids
+    )
+    assert len(got) == len(late), c.log() + b.log()
+    assert all(
+        m["data"]["model_version"] >= version and m["score"] >= baseline + LIFT for m in got.values()
+    ), got

@@ -1,0 +1,149 @@
+"""Spam signals: content phrases, author names, posting rate, timing guards, decoding."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from streamproc.detect.features import (
+    RATE_LIMIT,
+    content_signals,
+    name_signals,
+    observe_author,
+    prepare,
+    text_features,
+)
+from streamproc.detect.links import assess_links
+from streamproc.detect.spam import score_spam
+from streamproc.events import Comment, StageResult, comment_from_dict
+
+
+def _comment(text: str, **extra: Any) -> Comment:
+    return comment_from_dict(
+        {"id": "c1", "thread_id": "t1", "text": text, "posted_at": "2026-03-01T12:00:00Z", **extra}
+    )
+
+
+def _codes(text: str) -> set[str]:
+    return {s.code for s in content_signals(prepare(text))}
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Check out my channel for beats!", {"content.self_promo"}),
+        ("sub 4 sub anyone? I sub back", {"content.self_promo"}),
+        ("Please like and share my new song", {"content.self_promo"}),
+        ("Click here to claim your prize", {"content.call_to_action", "content.money"}),
+        ("Read more at our partner page", {"content.call_to_action"}),
+        ("Earn money working from home, text me on whatsapp", {"content.money", "content.contact"}),
+        ("Call +1 555 201 3344 today", {"content.contact"}),
+        ("Nice blog, thanks for sharing. Keep it up", {"content.seo"}),
+        ("Buy cheap replica watches, 80% off, free shipping", {"content.commercial"}),
+        ("BUY NOW BEFORE IT IS GONE FOREVER", {"content.call_to_action", "content.shouting"}),
+        ("soooooo good", {"content.repeated_chars"}),
+        ("what?!?!?!", {"content.punctuation"}),
+        ("$$$ 1000 2000 3000 !!! ###", {"content.amount", "content.non_letters", "content.punctuation"}),
+        ("Paid $30 for the ticket.", {"content.amount"}),
+    ],
+)
+def test_content_signals_fire(text: str, expected: set[str]) -> None:
+    assert expected <= _codes(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I think the new tram line is long overdue.",
+        "Check out the second chart in the report, it says a lot.",
+        "I subscribed to the paper years ago and still read it daily.",
+        "Which channel shows the match tonight?",
+        "The recipe needs more garlic. Great article though!",
+        "Paid $1,200 for the repair, the garage was fair.",
+        "We visited the museum and the old town.",
+        "",
+    ],
+)
+def test_ordinary_comments_raise_no_strong_signal(text: str) -> None:
+    strong = [s for s in content_signals(prepare(text)) if s.weight >= 0.3]
+    assert strong == []
+
+
+def test_html_entities_and_invisible_characters_are_decoded_before_scoring() -> None:
+    hidden = "check&#32;out <b>my</b> chan\u200bnel"
+    assert prepare(hidden) == "check out  my  channel"
+    assert "content.self_promo" in _codes(hidden)
+
+
+@pytest.mark.parametrize(
+    ("name", "code"),
+    [
+        ("Cheap Loans Online Deals", "author.keywords"),
+        ("www.best-casino.com", "author.keywords"),
+        ("Best Watches Online", "author.keywords"),
+        ("user83749273", "author.machine_name"),
+        ("xkcdqrtvbnml", "author.machine_name"),
+    ],
+)
+def test_suspicious_author_names(name: str, code: str) -> None:
+    assert code in {s.code for s in name_signals(name)}
+
+
+@pytest.mark.parametrize("name", ["Maria K.", "dave1984", "Best Friend", "Official Fan", "tom_h", None, ""])
+def test_ordinary_author_names(name: str | None) -> None:
+    assert [s for s in name_signals(name) if s.weight >= 0.3] == []
+
+
+def test_posting_rate_counts_the_window_and_ignores_redelivery() -> None:
+    rows: list[Any] = []
+    for i in range(RATE_LIMIT):
+        activity, rows = observe_author(rows, f"c{i}", 1000.0 + i * 10)
+    assert activity.recent == RATE_LIMIT and not activity.first_seen
+    again, rows2 = observe_author(rows, f"c{RATE_LIMIT - 1}", 1000.0 + (RATE_LIMIT - 1) * 10)
+    assert again == activity and rows2 == rows  # same comment redelivered: same answer, same state
+    later, _ = observe_author(rows, "late", 1000.0 + 3600 * 5)
+    assert later.recent == 1
+
+
+def test_back_dated_comments_cannot_dodge_the_rate_window() -> None:
+    rows: list[Any] = []
+    for i in range(RATE_LIMIT):
+        # each claims to be a day older than the one before
+        activity, rows = observe_author(rows, f"c{i}", 10_000_000.0 - i * 86400)
+    assert activity.recent == RATE_LIMIT
+
+
+def test_first_sighting() -> None:
+    first, rows = observe_author([], "a", 5.0)
+    second, _ = observe_author(rows, "b", 6.0)
+    assert first.first_seen and not second.first_seen
+
+
+def test_forged_timestamps_alone_never_decide() -> None:
+    # Posted years after the article, by a flooding author: timing and rate only.
+    c = _comment("Lovely photos of the harbour.", thread_published_at="2016-01-01T00:00:00Z")
+    rows: list[Any] = []
+    for i in range(30):
+        activity, rows = observe_author(rows, f"x{i}", c.posted_at)
+    links = StageResult("links", "clean", 0.0)
+    result = score_spam(c, {"links": links}, activity=activity)
+    assert {"timing.late", "behaviour.rate"} <= {r.code for r in result.reasons}
+    assert result.score < 0.5 and result.label == "ham"
+
+
+def test_late_link_adds_to_link_evidence() -> None:
+    text = "see http://deals-now-shop.example.com/x"
+    links = assess_links(text)
+    fresh = score_spam(_comment(text, thread_published_at="2026-02-28T00:00:00Z"), {"links": links})
+    late = score_spam(_comment(text, thread_published_at="2025-01-01T00:00:00Z"), {"links": links})
+    assert late.score > fresh.score
+    assert "timing.late_link" in {r.code for r in late.reasons}
+
+
+def test_text_features_are_unit_scaled_groups() -> None:
+    feats = text_features("Check out my channel, check out my channel!")
+    words = sum(v * v for n, v in feats if n[:2] in ("w:", "b:"))
+    chars = sum(v * v for n, v in feats if n[:2] == "c:")
+    assert words == pytest.approx(1.0) and chars == pytest.approx(1.0)
+    assert ("w:check", pytest.approx(2 / words**0.5 / 13**0.5, rel=0.5)) is not None
