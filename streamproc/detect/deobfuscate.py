@@ -62,7 +62,10 @@ _BRACKET_DOT = re.compile(
 _SPACED = re.compile(r"(?<!\S)(?:[\w.] ){3,}[\w.](?!\S)")
 # `example dot com`, `example . com`: a word, a spaced or spelled-out dot, a word.
 _WORD_DOT = re.compile(r"(?<!\w)(\w{1,63}+)( {0,3}(?:\.|dot|DOT|Dot) {0,3})(?=(\w{1,63}+))")
-_TRIGGER = re.compile(r"h(?:xx|\*\*)p|\[:\]|[\[({<] {0,3}(?:\.|dot)|\w(?: \w){3}| \. |\bdot\b", re.IGNORECASE)
+_BRACKET_TRIGGER = re.compile(r"[\[({<] {0,3}\.")
+# Substrings without which no rewrite below can apply; checked first because most comments have
+# none of them and plain substring tests are far cheaper than the patterns.
+_TRIGGER_WORDS = ("dot", "xxp", "**p", "[:]", "(:)", " .")
 
 
 @dataclass(slots=True)
@@ -223,7 +226,8 @@ def _word_dot(m: re.Match[str]) -> str | None:
 
 def deobfuscate(src: Mapped) -> Mapped:
     """Undo dots and schemes written to dodge filters; returns src itself when there are none."""
-    if not _TRIGGER.search(src.text):
+    low = src.text.lower()
+    if not any(word in low for word in _TRIGGER_WORDS) and not _BRACKET_TRIGGER.search(src.text):
         return src
     out = _rewrite(src, _HXXP, lambda m: f"http{m.group(1).lower()}://")
     out = _rewrite(out, _BRACKET_DOT, lambda m: ".")

@@ -38,11 +38,13 @@ _URL_CHARS = r"[^\s<>\"'`{}|\\^]*+"
 # One pass, three kinds, every quantifier possessive or bounded and every start anchored by a
 # look-behind, so that no position is scanned more than a bounded number of times.
 CANDIDATE = re.compile(
-    r"(?P<url>(?<![\w+.-])(?:https?|ftp)://" + _URL_CHARS + ")"
+    r"(?P<url>(?<![\w+.-])(?:[hH][tT][tT][pP][sS]?|[fF][tT][pP])://" + _URL_CHARS + ")"
     r"|(?P<email>(?<![\w.+-])[\w.+-]{1,64}+@[\w-]++(?:\.[\w-]++)++)"
     r"|(?P<bare>(?<![\w.@/:\\-])[\w-]++(?:\.[\w-]++)++(?::\d{1,5}+)?(?:[/?#]" + _URL_CHARS + ")?)",
-    re.IGNORECASE,
 )
+# Candidates never contain whitespace and always a `.`, `:` or `@`: only such tokens are scanned
+# (three times faster on prose than scanning every position). Anchored at a token start: linear.
+_TOKEN = re.compile(r"(?<!\S)[^\s.:@]*+[.:@]\S*+")
 _TRAIL = ".,;:!?'\"*"
 _AUTHORITY_END = re.compile(r"[^\w.\-:@\[\]%~]")
 _PAIRS = {")": "(", "]": "[", "}": "{"}
@@ -85,24 +87,26 @@ def candidates(text: str) -> list[Candidate]:
     if "." not in text and "://" not in text:
         return []
     out: list[Candidate] = []
-    for m in CANDIDATE.finditer(text):
-        kind = m.lastgroup or "bare"
-        start = m.start()
-        value = m.group()
-        if kind == "url":
-            # A host ends where a character that cannot be in one starts (`https://x.com,text`).
-            cut = _AUTHORITY_END.search(value, value.index("//") + 2)
-            if cut and value[cut.start()] not in "/?#":
-                value = value[: cut.start()]
-        value = trim(value)
-        if value:
-            out.append(Candidate(kind, value, start, start + len(value)))
+    for token in _TOKEN.finditer(text):
+        for m in CANDIDATE.finditer(text, token.start(), token.end()):
+            kind = m.lastgroup or "bare"
+            value = m.group()
+            if kind == "url":
+                # A host ends where a character that cannot be in one starts (`https://x.com,text`).
+                cut = _AUTHORITY_END.search(value, value.index("//") + 2)
+                if cut and value[cut.start()] not in "/?#":
+                    value = value[: cut.start()]
+            value = trim(value)
+            if value:
+                out.append(Candidate(kind, value, m.start(), m.start() + len(value)))
     return out
 
 
 def trim(value: str) -> str:
     """Cut what people write after a URL: sentence punctuation and closing brackets that do not
     close one opened inside the URL (`(see https://x.org/Mali_(country)).`)."""
+    if not value or (value[-1] not in _TRAIL and value[-1] not in _PAIRS):
+        return value
     counts = {c: value.count(c) - value.count(o) for c, o in _PAIRS.items()}
     end = len(value)
     while end:
@@ -200,6 +204,7 @@ class Url:
     userinfo: bool  # `http://good.com@evil.com`: what precedes @ is not the host
 
 
+@lru_cache(maxsize=65536)
 def parse_url(value: str, *, schemed: bool) -> Url | None:
     """Normal form of a candidate: lower-case scheme and host, IDNA, default port dropped."""
     try:
