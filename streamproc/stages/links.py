@@ -1,9 +1,14 @@
-"""The links stage: comments -> verdicts.links, via a domain-keyed hop for comments with links.
+"""The links stage: comments -> (re-keyed by registrable domain) -> verdicts.links.
 
-Comments without links are published at once. A comment with links goes, with its findings, to
-an internal topic keyed by its primary registrable domain, so that the partition owning that
-domain's campaign state (a Faust table, recovered from its changelog) sees every comment linking
-it; that agent adds the campaign evidence and publishes.
+The first agent finds the links; every comment then goes, with its findings, to an internal topic
+keyed by its primary registrable domain (by comment id when it has no link), so that the partition
+owning a domain's campaign state (a Faust table, recovered from its changelog) sees every comment
+linking it. The second agent adds the campaign evidence and publishes.
+
+Comments without links take the hop too: publishing them at once would let them overtake earlier
+comments with links, and the later stages' verdicts (duplicates, author rate) depend on arrival
+order; through one hop, a single-partition deployment keeps the input order, so its verdicts are
+exactly those of the offline `streamproc check`.
 """
 
 from __future__ import annotations
@@ -24,12 +29,9 @@ def register(ctx: StageContext) -> list[Any]:
 
     async def find(env: Envelope, event: EventT) -> None:
         found = ctx.logic.link_findings(env)
-        domain = primary_domain(found)
-        if domain is None:
-            await publish(ctx, "links", env, found)
-        else:
-            # The findings travel with the comment so the second agent does not extract again.
-            await by_domain.send(key=domain.encode(), value=encode(stage_message(env, found)))
+        key = primary_domain(found) or f"comment:{env.comment.id}"
+        # The findings travel with the comment so the second agent does not extract again.
+        await by_domain.send(key=key.encode(), value=encode(stage_message(env, found)))
 
     async def campaign(env: Envelope, event: EventT) -> None:
         found = env.stages["links"]
