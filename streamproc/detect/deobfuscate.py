@@ -22,6 +22,7 @@ UNICODE_DOTS = frozenset("\u3002\uff61\uff0e\u2024\ufe52\u0701\u0702\u2e33\u00b7
 # Whatever of the above, or a written-out dot or scheme, shows in a link's original text.
 OBFUSCATION_MARK = re.compile(
     "[" + "".join(sorted(INVISIBLE)) + "]|[" + "".join(sorted(UNICODE_DOTS | set("\uff0e"))) + "]"
+    r"|[\uff01-\uff5e\U0001d400-\U0001d7ff]"  # fullwidth and mathematical letters: 𝐞𝐱𝐚𝐦𝐩𝐥𝐞
     r"|&#0*46;|&#[xX]0*2[eE];|&period;|h(?:xx|\*\*)p|\[:\]|[\[({<] {0,3}(?:\.|dot)|\s",
     re.IGNORECASE,
 )

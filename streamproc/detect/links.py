@@ -224,7 +224,7 @@ def extract_links(text: str, lists: DomainLists | None = None) -> LinkReport:
             flags.append("homograph")
         if url.userinfo:
             flags.append("userinfo")
-        if OBFUSCATION_MARK.search(original) or url.userinfo:
+        if OBFUSCATION_MARK.search(original) or url.userinfo or url.disguised:
             flags.append("obfuscated")
         link = Link(
             original, start, end, url.url, url.host.ascii, url.host.domain, tuple(flags), url.host.homograph

@@ -45,6 +45,9 @@ CANDIDATE = re.compile(
 # Candidates never contain whitespace and always a `.`, `:` or `@`: only such tokens are scanned
 # (three times faster on prose than scanning every position). Anchored at a token start: linear.
 _TOKEN = re.compile(r"(?<!\S)[^\s.:@]*+[.:@]\S*+")
+_CJK = "\u3000-\u303f\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff\uff01-\uff60"
+_CJK_HEAD = re.compile(f"[{_CJK}]++(?=[A-Za-z0-9])")
+_CJK_TAIL = re.compile(f"(?<=[A-Za-z0-9])[{_CJK}]")
 _TRAIL = ".,;:!?'\"*"
 _AUTHORITY_END = re.compile(r"[^\w.\-:@\[\]%~]")
 _PAIRS = {")": "(", "]": "[", "}": "{"}
@@ -96,10 +99,25 @@ def candidates(text: str) -> list[Candidate]:
                 cut = _AUTHORITY_END.search(value, value.index("//") + 2)
                 if cut and value[cut.start()] not in "/?#":
                     value = value[: cut.start()]
+            start = m.start()
+            if kind == "bare" and not value.isascii():
+                value, start = _cjk_edges(value, start)
             value = trim(value)
             if value:
-                out.append(Candidate(kind, value, m.start(), m.start() + len(value)))
+                out.append(Candidate(kind, value, start, start + len(value)))
     return out
+
+
+def _cjk_edges(value: str, start: int) -> tuple[str, int]:
+    """Chinese, Japanese and Korean text has no spaces around a link (`请访问example.com谢谢`):
+    cut ideographs off an ASCII host's ends where they touch ASCII letters."""
+    head = _CJK_HEAD.match(value)
+    if head:
+        value, start = value[head.end() :], start + head.end()
+    tail = _CJK_TAIL.search(value)
+    if tail:
+        value = value[: tail.start()]
+    return value, start
 
 
 def trim(value: str) -> str:
@@ -202,6 +220,7 @@ class Url:
     url: str
     host: Host
     userinfo: bool  # `http://good.com@evil.com`: what precedes @ is not the host
+    disguised: bool = False  # host written with %-escapes or as one number (`http://3232235777/`)
 
 
 @lru_cache(maxsize=65536)
@@ -229,7 +248,8 @@ def parse_url(value: str, *, schemed: bool) -> Url | None:
     path = parts.path or "/"
     query = f"?{parts.query}" if parts.query else ""
     fragment = f"#{parts.fragment}" if parts.fragment else ""
-    return Url(f"{scheme}://{host.ascii}{port}{path}{query}{fragment}", host, "@" in netloc)
+    disguised = "%" in raw_host or (host.ip and "." not in raw_host and ":" not in raw_host)
+    return Url(f"{scheme}://{host.ascii}{port}{path}{query}{fragment}", host, "@" in netloc, disguised)
 
 
 def looks_like_prose(value: str, url: Url) -> bool:

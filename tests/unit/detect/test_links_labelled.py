@@ -50,6 +50,9 @@ CASES: list[tuple[str, str, tuple[str, ...]]] = [
     ("idn", "http://пример.рф/путь", ("xn--e1afmkfd.xn--p1ai",)),
     ("idn", "see www.münchen.de please", ("xn--mnchen-3ya.de",)),
     ("idn", "http://例え.jp", ("xn--r8jz45g.jp",)),
+    ("idn", "例子.中国", ("xn--fsqu00a.xn--fiqs8s",)),
+    ("idn", "请访问example.com谢谢", ("example.com",)),
+    ("idn", "こちらwww.example.jpへ", ("example.jp",)),
     # bare domains without a scheme
     ("bare", "www.example.com", ("example.com",)),
     ("bare", "go to www.example.com.", ("example.com",)),
@@ -143,6 +146,11 @@ CASES: list[tuple[str, str, tuple[str, ...]]] = [
     ("obfuscated", "https://user:pass@evil.com/x", ("evil.com",)),
     ("obfuscated", "http://example.com./", ("example.com",)),
     ("obfuscated", "http://%65xample.com/", ("example.com",)),
+    ("obfuscated", "𝐞𝐱𝐚𝐦𝐩𝐥𝐞.com", ("example.com",)),
+    ("obfuscated", "ｅｘａｍｐｌｅ.com", ("example.com",)),
+    ("obfuscated", "http://3232235777/", ("192.168.1.1",)),
+    ("obfuscated", "example&#46;com", ("example.com",)),
+    ("obfuscated", "example\u2024com", ("example.com",)),
     # homographs: reported in punycode
     ("homograph", "аррӏе.com", ("xn--80ak6aa92e.com",)),
     ("homograph", "https://аpple.com/login", ("xn--pple-43d.com",)),

@@ -105,7 +105,16 @@ LINKS: list[tuple[str, list[tuple[str, list[int], str, str, str, list[str]]]]] =
     ),
     (
         "http://3232235777/",
-        [("http://3232235777/", [0, 18], "http://192.168.1.1/", "192.168.1.1", "192.168.1.1", ["ip_host"])],
+        [
+            (
+                "http://3232235777/",
+                [0, 18],
+                "http://192.168.1.1/",
+                "192.168.1.1",
+                "192.168.1.1",
+                ["ip_host", "obfuscated"],
+            )
+        ],
     ),
     (
         "a example dot com b",
@@ -162,6 +171,27 @@ LINKS: list[tuple[str, list[tuple[str, list[int], str, str, str, list[str]]]]] =
                 [],
             )
         ],
+    ),
+    (
+        "http://%65xample.com/",
+        [
+            (
+                "http://%65xample.com/",
+                [0, 21],
+                "http://example.com/",
+                "example.com",
+                "example.com",
+                ["obfuscated"],
+            )
+        ],
+    ),
+    (
+        "𝐞𝐱𝐚𝐦𝐩𝐥𝐞.com",
+        [("𝐞𝐱𝐚𝐦𝐩𝐥𝐞.com", [0, 11], "http://example.com/", "example.com", "example.com", ["obfuscated"])],
+    ),
+    (
+        "请访问example.com谢谢",
+        [("example.com", [3, 14], "http://example.com/", "example.com", "example.com", [])],
     ),
     (
         "😀 https://example.com",
