@@ -56,8 +56,12 @@ _RULES: list[tuple[str, str, float, re.Pattern[str]]] = [
             r"|(?:on|to|at)\s+my\s+(?:youtube\s+)?channel|my\s+(?:youtube\s+)?channel"
             r"|subscribe\s+(?:to\s+)?(?:me|my|our|us)|sub\s*(?:4|for)\s*sub|sub\s+(?:to\s+me|back)|follow\s+(?:me|us)\s+on"
             r"|my\s+(?:new\s+)?(?:song|video|music|mixtape|album|track|page|blog|website|site|shop|store)"
-            r"|please\s+(?:like|share|subscribe|support)|like\s+(?:and|&)\s+(?:share|subscribe)"
-            r"|give\s+(?:me|it|us|this)\s+a\s+(?:like|thumbs\s+up|chance)|thumbs\s+up\s+so"
+            r"|(?:please|plz|pls)\s+(?:like|share|subscribe|support|check|watch|listen|visit|view)"
+            r"|like\s+(?:and|&)\s+(?:share|subscribe)|subscribe\s*(?:!|now|please|pls|plz)"
+            r"|give\s+(?:me|it|us|this|my\s+\w+)\s+a\s+(?:like|thumbs\s+up|chance|listen|watch|try|view)"
+            r"|thumbs\s+up\s+so|like\s+this\s+comment\s+(?:so|if)"
+            r"|check\s*(?:out\s+)?this\s+(?:new\s+)?(?:video|channel|song|site|website|page|link|cover|track)"
+            r"|(?:reach|hit|get\s+to)\s+\d[\d,.]*k?\s+(?:subs|subscribers)\b"
             r"|support\s+(?:me|my|us|our))\b",
             re.IGNORECASE,
         ),
@@ -193,15 +197,15 @@ def content_signals(text: str) -> list[Signal]:
     if _AMOUNT.search(text):
         # People quote prices too: an amount is weak alone and counts with other signals.
         out.append(Signal("content.amount", "money amount", 0.12))
-    letters = sum(c.isalpha() for c in text)
-    upper = sum(c.isupper() for c in text)
+    letters = sum(map(str.isalpha, text))
+    upper = sum(map(str.isupper, text))
     if letters >= 12 and upper / letters > 0.7:
         out.append(Signal("content.shouting", "mostly capital letters", 0.1))
     if _PUNCT_RUN.search(text):
         out.append(Signal("content.punctuation", "runs of repeated punctuation", 0.05))
     if _CHAR_RUN.search(text):
         out.append(Signal("content.repeated_chars", "runs of one repeated character", 0.05))
-    visible = sum(not c.isspace() for c in text)
+    visible = len(text) - sum(map(str.isspace, text))
     if visible >= 10 and letters / visible < 0.4:
         out.append(Signal("content.non_letters", "mostly symbols and digits", 0.2))
     return out

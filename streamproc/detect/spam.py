@@ -61,15 +61,22 @@ class SpamInput:
 
 
 def spam_input(
-    comment: Comment, stages: Mapping[str, StageResult], activity: AuthorActivity | None
+    comment: Comment,
+    stages: Mapping[str, StageResult],
+    activity: AuthorActivity | None,
+    *,
+    features: bool = True,
 ) -> SpamInput:
+    """Signals, rule score and (unless `features` is false: rules only) the model features."""
     text = prepare(comment.text)
     signals = all_signals(comment, stages, text, activity)
     rules = rule_score(signals)
-    features = text_features(text)
-    features.extend((f"s:{s.code}", 1.0) for s in signals)
-    features.append((PRIOR_NAME, prior_logit(rules)))
-    return SpamInput(signals, features, rules)
+    if not features:
+        return SpamInput(signals, [], rules)
+    feats = text_features(text)
+    feats.extend((f"s:{s.code}", 1.0) for s in signals)
+    feats.append((PRIOR_NAME, prior_logit(rules)))
+    return SpamInput(signals, feats, rules)
 
 
 def _label(score: float, thresholds: Thresholds) -> str:
@@ -121,9 +128,10 @@ def score_spam(
     """The spam stage's verdict from the comment, the earlier stages' results, the author's
     recent activity and the current model (rules alone when the model is untrained)."""
     thresholds = thresholds or Thresholds()
-    inp = spam_input(comment, stages, activity)
+    learned = model is not None and model.trained
+    inp = spam_input(comment, stages, activity, features=learned)
     data: dict[str, object] = {"rule_score": round(inp.rules, 4), "model_version": 0}
-    if model is not None and model.trained:
+    if learned and model is not None:
         score, reasons = model_score(model, inp)
         version = f"spam-model-{model.version}"
         data["model_version"] = model.version

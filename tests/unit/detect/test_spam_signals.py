@@ -35,6 +35,8 @@ def _codes(text: str) -> set[str]:
         ("Check out my channel for beats!", {"content.self_promo"}),
         ("sub 4 sub anyone? I sub back", {"content.self_promo"}),
         ("Please like and share my new song", {"content.self_promo"}),
+        ("Check out this video on YouTube:", {"content.self_promo"}),
+        ("plz give my cover a listen, trying to reach 1000 subscribers", {"content.self_promo"}),
         ("Click here to claim your prize", {"content.call_to_action", "content.money"}),
         ("Read more at our partner page", {"content.call_to_action"}),
         ("Earn money working from home, text me on whatsapp", {"content.money", "content.contact"}),
