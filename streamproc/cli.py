@@ -173,13 +173,12 @@ async def tail_topic(
                     if timeout <= 0:
                         break
                 continue
-            for records in batch.values():
-                for record in records:
-                    if record.value is None:
-                        continue
-                    msg = orjson.loads(record.value)
-                    print(record.value.decode() if as_json else format_verdict(msg), file=out, flush=True)
-                    seen += 1
+            for record in (r for records in batch.values() for r in records):
+                if record.value is None or (limit is not None and seen >= limit):
+                    continue
+                msg = orjson.loads(record.value)
+                print(record.value.decode() if as_json else format_verdict(msg), file=out, flush=True)
+                seen += 1
     finally:
         await consumer.stop()
     return seen
