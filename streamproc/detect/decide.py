@@ -31,19 +31,23 @@ class SiteThresholds:
 
 
 def decide(stages: Mapping[str, StageResult], thresholds: Thresholds) -> tuple[str, StageResult]:
-    """Return (action, final result) from all stage results. A missing stage holds the comment."""
+    """Return (action, final result) from all stage results. A missing or failed stage holds it."""
     reasons: list[Reason] = []
-    for name in STAGES:
+    seen: set[tuple[str, str]] = set()  # the spam stage repeats upstream reasons it weighed
+    for name in reversed(STAGES):
         result = stages.get(name)
         if result is None:
             reasons.append(Reason("decide.missing_stage", f"no result from stage {name}", 0.0, name))
             continue
-        reasons.extend(result.reasons)
+        for r in result.reasons:
+            if (r.code, r.text) not in seen:
+                seen.add((r.code, r.text))
+                reasons.append(r)
     spam = stages.get("spam")
     score = spam.score if spam else 0.0
     dup = stages.get("duplicates")
-    if any(r.code == "decide.missing_stage" for r in reasons):
-        action = "hold"
+    if any(r.code in ("decide.missing_stage", "stage.error") for r in reasons):
+        action = "hold"  # a moderator decides what the machine could not
     elif score >= thresholds.reject:
         action = "reject"
     elif score >= thresholds.hold:

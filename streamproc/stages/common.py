@@ -13,7 +13,7 @@ from faust.types import EventT
 
 from streamproc.config import Settings
 from streamproc.errors import DecodeError
-from streamproc.events import Envelope, StageResult, decode_stage_message, encode, stage_message
+from streamproc.events import Envelope, Reason, StageResult, decode_stage_message, encode, stage_message
 from streamproc.metrics import Metrics
 from streamproc.pipeline import StageLogic
 
@@ -85,10 +85,15 @@ def stage_agent(
     source: Any,
     handle: Handler,
     decode: Callable[[bytes], Envelope] = decode_stage_message,
+    fallback: str | None = None,
 ) -> Any:
     """Register an agent that decodes each message, calls `handle`, and dead-letters on error.
 
-    One message at a time (concurrency 1): Faust may commit past in-flight messages otherwise.
+    When `handle` fails on a valid comment, the message goes to the dead-letter topic and, if
+    `fallback` names the stage's output role, an "error" result for that stage is published
+    there, so the comment still reaches a final decision (held, with the reason) instead of
+    waiting forever. One message at a time (concurrency 1): Faust may commit past in-flight
+    messages otherwise.
     """
 
     async def run(stream: faust.StreamT) -> None:
@@ -106,9 +111,17 @@ def stage_agent(
                 ctx.metrics.errors.labels(stage, type(exc).__name__[:40]).inc()
                 log.exception("stage_error stage=%s comment_id=%s", stage, env.comment.id)
                 await dead_letter(ctx, stage, event, "stage_error", f"{type(exc).__name__}: {exc}")
+                if fallback is not None:
+                    await publish(ctx, fallback, env, error_result(fallback, exc))
 
     run.__name__ = f"{stage}_stage"
     return ctx.app.agent(source, name=stage, concurrency=1)(run)
+
+
+def error_result(stage: str, exc: Exception) -> StageResult:
+    """What a stage reports when it failed on a comment: no score, and why."""
+    reason = Reason("stage.error", f"stage {stage} failed: {type(exc).__name__}", 0.0, stage)
+    return StageResult(stage, "error", 0.0, [reason], "error", {})
 
 
 def new_envelope(data: bytes) -> Envelope:
