@@ -4,7 +4,7 @@ stream, a dict offline) and the clock is passed in."""
 
 from __future__ import annotations
 
-from collections.abc import MutableMapping
+from collections.abc import Iterable, MutableMapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -74,12 +74,17 @@ def observe(
     )
 
 
-def expire(state: CampaignState, now: float, rules: CampaignRules = DEFAULT_RULES) -> int:
-    """Drop domains with no sighting inside the window; returns how many were dropped.
+def stale_domains(
+    items: Iterable[tuple[str, Any]], now: float, rules: CampaignRules = DEFAULT_RULES
+) -> list[str]:
+    """Domains with no sighting inside the window: safe to drop, `observe` would ignore them."""
+    cutoff = now - rules.window
+    return [d for d, rows in items if not rows or max(r[3] for r in rows) < cutoff]
 
-    For a dict (the offline path); a Faust table is only written from its own partition's events.
-    """
-    stale = [d for d, rows in state.items() if not rows or max(r[3] for r in rows) < now - rules.window]
+
+def expire(state: CampaignState, now: float, rules: CampaignRules = DEFAULT_RULES) -> int:
+    """Drop domains with no sighting inside the window; returns how many were dropped."""
+    stale = stale_domains(state.items(), now, rules)
     for domain in stale:
         del state[domain]
     return len(stale)

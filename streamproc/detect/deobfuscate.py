@@ -13,7 +13,6 @@ import re
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
-from html.entities import html5
 
 # Characters that render as nothing; spammers put them inside hosts to dodge filters.
 INVISIBLE = frozenset("\u200b\u200c\u200d\u2060\ufeff\u00ad\u180e\u200e\u200f\u2061\u2062\u2063\u2064")
@@ -122,13 +121,6 @@ class _Builder:
         return Mapped("".join(self.pieces), self.starts, self.ends)
 
 
-def _entity(ref: str) -> str:
-    decoded = html.unescape(ref)
-    if decoded == ref and ref.rstrip(";") + ";" in html5:
-        decoded = html5[ref.rstrip(";").lstrip("&") + ";"]
-    return decoded
-
-
 def _fold(ch: str) -> str:
     if ch in INVISIBLE:
         return ""
@@ -161,7 +153,7 @@ def _decode_into(out: _Builder, text: str, base: int, *, in_tag: bool) -> None:
                     _decode_into(out, href.group(group), base + start + href.start(group), in_tag=True)
                     out.put(" ", base + end, base + end)
         elif kind == "ent":
-            out.put("".join(_fold(c) for c in _entity(m.group())), base + start, base + end)
+            out.put("".join(_fold(c) for c in html.unescape(m.group())), base + start, base + end)
         else:
             out.put(_fold(m.group()), base + start, base + end)
         pos = end

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from streamproc.config import Settings
-from streamproc.detect.campaigns import CampaignRules, Sightings, expire, observe
+from streamproc.detect.campaigns import CampaignRules, Sightings, expire, observe, stale_domains
 from streamproc.detect.links import add_campaign, assess_links
 from streamproc.events import Envelope, comment_from_dict
 from streamproc.pipeline import StageLogic
@@ -94,6 +94,19 @@ def test_expire_drops_domains_outside_the_window() -> None:
     observe(state, "new.com", "c2", "a", "t", 2 * HOUR, RULES)
     assert expire(state, 2 * HOUR, RULES) == 1
     assert set(state) == {"new.com"}
+
+
+STALE = [
+    ({"a.com": [["c1", "x", "t", 0.0]], "b.com": [["c2", "x", "t", 3000.0]]}, 3700.0, ["a.com"]),
+    ({"a.com": [["c1", "x", "t", 0.0], ["c3", "x", "t", 3500.0]]}, 3700.0, []),
+    ({"a.com": []}, 0.0, ["a.com"]),
+    ({}, 0.0, []),
+]
+
+
+@pytest.mark.parametrize(("state", "now", "expected"), STALE)
+def test_stale_domains(state: dict[str, Any], now: float, expected: list[str]) -> None:
+    assert stale_domains(state.items(), now, RULES) == expected
 
 
 def _comment(i: int, text: str, author: str | None, thread: str, minute: int) -> Envelope:
