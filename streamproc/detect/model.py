@@ -28,6 +28,7 @@ MAX_WEIGHTS = 50_000  # keeps a published model (~8 bytes a weight compressed) u
 FEEDBACK_LR = 1.0  # step size of one moderator label: a few labels visibly move similar text
 FEEDBACK_BIAS_LR = 0.02  # labels arrive unbalanced (mostly spam); keep them off the bias
 L2 = 1e-6
+RECENT_FEEDBACK = 2000  # label keys remembered in the model, to apply re-delivered labels once
 
 
 def sigmoid(z: float) -> float:
@@ -67,7 +68,8 @@ class LinearModel:
         return self.version > 0
 
     def index(self, features: Sequence[Feature]) -> list[tuple[int, float]]:
-        return [(hash_feature(name, self.bits), value) for name, value in features]
+        mask = (1 << self.bits) - 1  # inlined hash_feature: this runs per feature per comment
+        return [(zlib.crc32(name.encode()) & mask, value) for name, value in features]
 
     def logit(self, indexed: Sequence[tuple[int, float]]) -> float:
         w = self.weights
@@ -75,8 +77,8 @@ class LinearModel:
 
     def contributions(self, features: Sequence[Feature]) -> list[tuple[str, float]]:
         """Each feature's share of the logit (for explanations)."""
-        w = self.weights
-        return [(name, w.get(hash_feature(name, self.bits), 0.0) * v) for name, v in features]
+        w, mask = self.weights, (1 << self.bits) - 1
+        return [(name, w.get(zlib.crc32(name.encode()) & mask, 0.0) * v) for name, v in features]
 
     def _step_at(self, indexed: Sequence[tuple[int, float]], g: float, lr: float, bias_lr: float) -> None:
         """One SGD step on the log loss with gradient `g` (label minus prediction)."""
@@ -86,14 +88,26 @@ class LinearModel:
             w[i] = old + lr * (g * v - L2 * old)
         self.bias += bias_lr * g
 
-    def update(self, examples: Iterable[tuple[Sequence[Feature], int]]) -> int:
+    def update(
+        self, examples: Iterable[tuple[Sequence[Feature], int]], keys: Sequence[str] | None = None
+    ) -> int:
         """Apply moderator labels (online), then bump the version. Returns labels applied.
 
         The rule prior keeps its weight: a handful of labels, mostly of one class, would
         otherwise re-weigh every rule at once. Labels teach the words and signals they contain.
+        `keys` name the labels (comment, label, moderator): a label already applied, e.g. one
+        delivered again after a worker restart, is skipped, so feedback is applied once.
         """
+        recent: list[str] = list(self.meta.get("recent_feedback", ()))
+        seen = set(recent)
         n = 0
-        for features, label in examples:
+        for k, (features, label) in enumerate(examples):
+            key = keys[k] if keys is not None else None
+            if key is not None:
+                if key in seen:
+                    continue
+                seen.add(key)
+                recent.append(key)
             indexed = self.index([(name, v) for name, v in features if name != PRIOR_NAME])
             p = sigmoid(self.logit(self.index(features)))
             self._step_at(indexed, label - p, FEEDBACK_LR, FEEDBACK_BIAS_LR)
@@ -101,6 +115,7 @@ class LinearModel:
         if n:
             self.version += 1
             self.meta["feedback_labels"] = int(self.meta.get("feedback_labels", 0)) + n
+            self.meta["recent_feedback"] = recent[-RECENT_FEEDBACK:]
         return n
 
     # --- wire format --------------------------------------------------------------------------

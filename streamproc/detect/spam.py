@@ -101,13 +101,17 @@ def model_score(model: LinearModel, inp: SpamInput) -> tuple[float, list[Reason]
         share = contrib.get(f"s:{s.code}", 0.0) + max(prior, 0.0) * -_log1m(s.weight) / mass
         if share >= MIN_CONTRIBUTION:
             reasons.append(_reason(s, share))
-    words = sorted(
-        ((name, c) for name, c in contrib.items() if name[:2] in ("w:", "b:") and c >= MIN_CONTRIBUTION),
-        key=lambda nc: -nc[1],
-    )
-    for name, c in words[:TOP_NGRAMS]:
+    words: list[tuple[float, str]] = []
+    chars = 0.0
+    for name, c in contrib.items():
+        if c > 0:
+            if name[0] == "c":
+                chars += c
+            elif c >= MIN_CONTRIBUTION and name[0] in "wb":
+                words.append((c, name))
+    words.sort(reverse=True)
+    for c, name in words[:TOP_NGRAMS]:
         reasons.append(Reason("model.phrase", f"learned spam phrase: {name[2:]!r}", c, name[2:]))
-    chars = sum(c for name, c in contrib.items() if name[:2] == "c:" and c > 0)
     if chars >= MIN_CONTRIBUTION:
         reasons.append(Reason("model.char_ngrams", "learned spelling patterns", chars))
     return score, reasons

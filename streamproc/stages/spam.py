@@ -23,6 +23,7 @@ from streamproc.detect.model import LinearModel
 from streamproc.detect.spam import spam_input
 from streamproc.errors import DecodeError
 from streamproc.events import Envelope, comment_from_dict
+from streamproc.pipeline import StageLogic
 from streamproc.stages.common import StageContext, publish, raw_topic, stage_agent
 from streamproc.stages.spam_model import MODEL_KEY, ModelFollower, encode_model
 
@@ -33,7 +34,7 @@ FEEDBACK_BATCH = 200  # labels applied per published model version, at most
 FEEDBACK_WITHIN = 1.0  # seconds a batch of labels waits to fill
 
 
-def feedback_example(ctx: StageContext, value: bytes) -> tuple[list[Feature], int]:
+def feedback_example(logic: StageLogic, value: bytes) -> tuple[str, list[Feature], int]:
     """Model features and label of one feedback event (`comment_id`, `label`, `moderator`, `at`,
     optional `text` and the rest of the comment, flat or under `comment`)."""
     try:
@@ -55,8 +56,9 @@ def feedback_example(ctx: StageContext, value: bytes) -> tuple[list[Feature], in
     event.setdefault("posted_at", obj.get("at") or "1970-01-01T00:00:00Z")
     comment = comment_from_dict(event)
     env = Envelope(comment, {}, 0.0)
-    env.stages["links"] = ctx.logic.links(env)
-    return spam_input(comment, env.stages, None).features, 1 if label == "spam" else 0
+    env.stages["links"] = logic.links(env)
+    key = f"{comment.id}:{label}:{obj.get('moderator', '')}"
+    return key, spam_input(comment, env.stages, None).features, 1 if label == "spam" else 0
 
 
 def register(ctx: StageContext) -> list[Any]:
@@ -99,10 +101,12 @@ def register(ctx: StageContext) -> list[Any]:
 
     async def apply_feedback(stream: faust.StreamT) -> None:
         async for values in stream.take(FEEDBACK_BATCH, within=FEEDBACK_WITHIN):
-            examples = []
+            examples, keys = [], []
             for value in values:
                 try:
-                    examples.append(feedback_example(ctx, value))
+                    key, features, label = feedback_example(logic, value)
+                    examples.append((features, label))
+                    keys.append(key)
                 except DecodeError as exc:
                     ctx.metrics.dead_letters.labels("feedback", exc.reason).inc()
                     log.warning("feedback_skipped reason=%s", exc.reason)
@@ -114,7 +118,9 @@ def register(ctx: StageContext) -> list[Any]:
             model = LinearModel(
                 current.version, current.bias, dict(current.weights), current.bits, dict(current.meta)
             )
-            applied = model.update(examples)
+            applied = model.update(examples, keys)
+            if not applied:
+                continue  # all of them were applied before (re-delivery)
             data = encode_model(model)
             await ctx.topics["model"].send(key=MODEL_KEY, value=data)
             logic.spam_model = model

@@ -120,3 +120,14 @@ def test_model_verdicts_explain_with_signals_and_learned_phrases() -> None:
     assert "model.phrase" in codes and "content.self_promo" in codes
     weights = [r.weight for r in result.reasons]
     assert weights == sorted(weights, reverse=True) and all(w > 0 for w in weights)
+
+
+def test_redelivered_feedback_is_applied_once() -> None:
+    model = LinearModel.untrained()
+    examples = [(_features(t), 1) for t in VARIANT[:2]]
+    assert model.update(examples, ["a:spam:m", "b:spam:m"]) == 2
+    weights = dict(model.weights)
+    assert model.update(examples, ["a:spam:m", "b:spam:m"]) == 0
+    assert model.weights == weights and model.version == 1
+    again = LinearModel.from_bytes(model.to_bytes())  # the keys travel with the published model
+    assert again.update(examples[:1], ["a:spam:m"]) == 0

@@ -144,8 +144,10 @@ def test_late_link_adds_to_link_evidence() -> None:
 
 
 def test_text_features_are_unit_scaled_groups() -> None:
-    feats = text_features("Check out my channel, check out my channel!")
+    feats = text_features("Check out my channel, check out my videos!")
     words = sum(v * v for n, v in feats if n[:2] in ("w:", "b:"))
     chars = sum(v * v for n, v in feats if n[:2] == "c:")
     assert words == pytest.approx(1.0) and chars == pytest.approx(1.0)
-    assert ("w:check", pytest.approx(2 / words**0.5 / 13**0.5, rel=0.5)) is not None
+    counts = dict(feats)
+    assert counts["w:check"] == pytest.approx(2 * counts["w:channel"])  # counted, then scaled
+    assert "w:Check" not in counts and "c: che" in counts  # case-folded; word starts marked
