@@ -4,9 +4,11 @@ a worker started afterwards scores with the current model too."""
 
 from __future__ import annotations
 
+import argparse
 import random
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -15,7 +17,10 @@ from aiokafka import AIOKafkaConsumer
 
 from streamproc.broker.kafka import KafkaBroker
 from streamproc.config import Settings, Topics
+from streamproc.events import comment_from_dict
+from streamproc.gen.labelled import labelled_corpus
 from streamproc.stages.spam_model import latest_model
+from streamproc.training import Example, fit, register_cli
 from tests.support.workers import WorkerProcess, prefixed_topics, produce, run
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -160,3 +165,37 @@ def test_feedback_teaches_every_worker(
     assert all(
         m["data"]["model_version"] >= version and m["score"] >= baseline + LIFT for m in got.values()
     ), got
+
+
+def test_model_push_reaches_running_workers(
+    kafka: KafkaBroker,
+    unique_name: str,
+    start_worker: Callable[..., WorkerProcess],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    topics = prefixed_topics(unique_name)
+    worker = start_worker(kafka.bootstrap, unique_name, name="w", topics=topics, partitions=2)
+    _warm_up(kafka.bootstrap, topics, [worker])
+
+    rows = labelled_corpus(600, seed=3)
+    model = fit([Example(comment_from_dict(r.to_event()), int(r.label == "spam")) for r in rows], Settings())
+    path = tmp_path / "spam.model"
+    path.write_bytes(model.to_bytes())
+    monkeypatch.setenv("STREAMPROC_TOPIC_MODEL", topics.model)
+    parser = argparse.ArgumentParser()
+    register_cli(parser.add_subparsers())
+    args = parser.parse_args(["model", "push", str(path), "--brokers", kafka.bootstrap])
+    assert args.func(args) == 0
+    version = _wait_for_model(kafka.bootstrap, topics, timeout=30)
+    assert version >= model.version
+    time.sleep(2.0)
+
+    spam = _comment("push-1", "Check out my channel for cheap watches http://bit.ly/abc", "push-author-1")
+    ham = _comment("push-2", "The ferry was late again but the views made up for it.", "push-author-2")
+    run(produce(kafka.bootstrap, topics.comments, [spam, ham]))
+    got = run(_verdicts(kafka.bootstrap, topics.spam, {"push-1", "push-2"}, timeout=60))
+    assert len(got) == 2, worker.log()
+    assert {m["version"] for m in got.values()} == {f"spam-model-{version}"}
+    assert got["push-1"]["label"] == "spam" and got["push-2"]["label"] == "ham"
+    assert "model.phrase" in {r["code"] for r in got["push-1"]["reasons"]}
