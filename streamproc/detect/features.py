@@ -60,8 +60,9 @@ _RULES: list[tuple[str, str, float, re.Pattern[str]]] = [
             r"|like\s+(?:and|&)\s+(?:share|subscribe)|subscribe\s*(?:!|now|please|pls|plz)"
             r"|give\s+(?:me|it|us|this|my\s+\w+)\s+a\s+(?:like|thumbs\s+up|chance|listen|watch|try|view)"
             r"|thumbs\s+up\s+so|like\s+this\s+comment\s+(?:so|if)"
-            r"|check\s*(?:out\s+)?this\s+(?:new\s+)?(?:video|channel|song|site|website|page|link|cover|track)"
-            r"|(?:reach|hit|get\s+to)\s+\d[\d,.]*k?\s+(?:subs|subscribers)\b"
+            r"|check\s*(?:out\s+)?this\s+(?:new\s+)?(?:youtube\s+)?(?:video|channel|song|site|website|page|link|cover|track|playlist)"
+            r"|(?:reach|hit|get(?:\s+to)?)\s+\d[\d,.]*k?\s+(?:subs|subscribers)\b"
+            r"|(?:new|small|upcoming|aspiring)\s+(?:youtuber|rapper|artist|singer)"
             r"|support\s+(?:me|my|us|our))\b",
             re.IGNORECASE,
         ),
@@ -131,6 +132,7 @@ _RULES: list[tuple[str, str, float, re.Pattern[str]]] = [
             r"\b(?:viagra|cialis|pharmacy|pills?|replica|weight\s+loss|diet\s+pills|essay\s+writing"
             r"|buy\s+(?:cheap|followers|likes|views|subscribers)|cheap\s+\w+\s+(?:online|for\s+sale)"
             r"|(?:followers|likes|views|subscribers)\s+(?:fast|cheap|instantly)|for\s+sale\s+online"
+            r"|(?:free|real)\s+(?:instagram\s+|youtube\s+|twitter\s+)?(?:followers|subscribers|likes|views)"
             r"|free\s+trial|discount\s+code|promo\s+code|coupon|best\s+price|\d+\s?%\s+off"
             r"|free\s+(?:shipping|installation|delivery|worldwide\s+shipping)|no\s+(?:credit\s+check|prescription)"
             r"|approval\s+in\s+\d+|lowest\s+prices?)\b",
