@@ -77,7 +77,7 @@ async def ensure_topics(settings: Settings) -> None:
 def create_app(settings: Settings, metrics: Metrics) -> faust.App:
     """Build the Faust app for the stages in `settings.stages`."""
     app = faust.App(
-        settings.app_id,
+        settings.group_id,
         broker=settings.broker_urls,
         broker_credentials=_credentials(settings),
         store=settings.store,

@@ -136,6 +136,18 @@ class Settings:
         return out
 
     @property
+    def group_id(self) -> str:
+        """Consumer group (and Faust app id) of this worker's stage group.
+
+        Faust assigns every subscribed partition to every member of a group, so workers that run
+        different stages must not share a group: each stage set gets its own. Run each stage in
+        exactly one stage group, and scale a group by starting more workers with the same stages.
+        """
+        if set(self.stages) == set(ALL_STAGES):
+            return self.app_id
+        return "-".join((self.app_id, *(s for s in ALL_STAGES if s in self.stages)))
+
+    @property
     def broker_urls(self) -> str:
         """Brokers as Faust wants them (kafka://host:port;...)."""
         urls = []

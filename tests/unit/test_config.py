@@ -48,3 +48,11 @@ def test_bad_settings_say_what_to_fix(env: dict[str, str], message: str) -> None
 def test_settings_are_frozen() -> None:
     with pytest.raises(AttributeError):
         Settings().partitions = 3  # type: ignore[misc]
+
+
+def test_each_stage_group_gets_its_own_consumer_group() -> None:
+    assert Settings().group_id == "streamproc"
+    front = Settings(stages=("duplicates", "links"))
+    back = Settings(stages=("spam", "decide"))
+    assert front.group_id == "streamproc-links-duplicates"
+    assert back.group_id == "streamproc-spam-decide"
