@@ -22,7 +22,8 @@ UNICODE_DOTS = frozenset("\u3002\uff61\uff0e\u2024\ufe52\u0701\u0702\u2e33\u00b7
 OBFUSCATION_MARK = re.compile(
     "[" + "".join(sorted(INVISIBLE)) + "]|[" + "".join(sorted(UNICODE_DOTS | set("\uff0e"))) + "]"
     r"|[\uff01-\uff5e\U0001d400-\U0001d7ff]"  # fullwidth and mathematical letters: 𝐞𝐱𝐚𝐦𝐩𝐥𝐞
-    r"|&#0*46;|&#[xX]0*2[eE];|&period;|h(?:xx|\*\*)p|\[:\]|[\[({<] {0,3}(?:\.|dot)|\s",
+    r"|&#[0-9]{1,7};?|&#[xX][0-9a-fA-F]{1,6};?|&period;|&colon;|&sol;"  # numeric entities: `ex&#97;mple`
+    r"|h(?:xx|\*\*)p|\[:\]|[\[({<] {0,3}(?:\.|dot)|\s",
     re.IGNORECASE,
 )
 

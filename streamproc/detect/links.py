@@ -184,7 +184,7 @@ class LinkReport:
         return sorted({link.domain for link in self.links})
 
 
-def _flags(link_host: str, domain: str, lists: DomainLists) -> list[str]:
+def _flags(link_host: str, lists: DomainLists) -> list[str]:
     flags = []
     if _listed(link_host, lists.shorteners):
         flags.append("shortener")
@@ -217,7 +217,7 @@ def extract_links(text: str, lists: DomainLists | None = None) -> LinkReport:
             continue
         start, end = view.span(cand.start, cand.end)
         original = text[start:end]
-        flags = _flags(url.host.ascii, url.host.domain, lists)
+        flags = _flags(url.host.ascii, lists)
         if url.host.ip:
             flags.append("ip_host")
         if url.host.homograph:

@@ -173,6 +173,19 @@ LINKS: list[tuple[str, list[tuple[str, list[int], str, str, str, list[str]]]]] =
         ],
     ),
     (
+        "https&#58;//ex&#97;mple.com",
+        [
+            (
+                "https&#58;//ex&#97;mple.com",
+                [0, 27],
+                "https://example.com/",
+                "example.com",
+                "example.com",
+                ["obfuscated"],
+            )
+        ],
+    ),
+    (
         "http://%65xample.com/",
         [
             (
