@@ -199,6 +199,28 @@ CASES: list[tuple[str, str, tuple[str, ...]]] = [
     ("prose", "see fig.3 and eq.4", ()),
     ("prose", "hi@ there", ()),
     ("prose", "emoji 🙂.🙂 here", ()),
+    ("prose", "Call 555.123.4567 for info", ()),
+    ("prose", "Meet at 5 p.m. on Jan. 3rd", ()),
+    ("prose", "The file is at C:\\Users\\me\\doc.txt", ()),
+    ("prose", "Use import os.path in Python", ()),
+    ("prose", "I scored 9.5/10", ()),
+    ("prose", "ratio 16:9 and 4:3, time 12:30:45, 1.5x speed", ()),
+    ("prose", "lol...ok and ok.....fine", ()),
+    ("prose", "A.I. is changing things; J.R.R. Tolkien wrote it", ()),
+    ("prose", "Windows 10.0.19045 update", ()),
+    ("prose", "Going to the U.S.A.! yay", ()),
+    ("prose", "Prices: $9.99, €4,50, £3.20", ()),
+    # whole comments
+    (
+        "comment",
+        "Great read! I wrote about this too: https://myblog.example.net/2026/01/post-title/ - thoughts?",
+        ("example.net",),
+    ),
+    ("comment", "Email support@company.com or visit company.com/help", ("company.com",)),
+    ("comment", "Visit us at WWW.EXAMPLE.COM", ("example.com",)),
+    ("comment", "pics at imgur.com/a/xyz and youtube.com/watch?v=abc", ("imgur.com", "youtube.com")),
+    ("comment", "the website is example dot org", ("example.org",)),
+    ("comment", "http://example.com/path/to/page.html?utm_source=x#top", ("example.com",)),
 ]
 
 _IDS = [f"{i:03d}-{cat}" for i, (cat, _, _) in enumerate(CASES)]
