@@ -62,8 +62,10 @@ def observe(
     `now` (possible on redelivery) are not counted, so the same input gives the same answer.
     """
     rows = [r for r in state.get(domain, ()) if r[3] >= now - rules.window and r[0] != comment_id]
+    in_order = not rows or (rows[-1][3], rows[-1][0]) <= (now, comment_id)
     rows.append([comment_id, author, thread_id, now])
-    rows.sort(key=lambda r: (r[3], r[0]))
+    if not in_order:  # rows are kept in time order; only a late comment needs a sort
+        rows.sort(key=lambda r: (r[3], r[0]))
     rows = rows[-rules.max_rows :]
     state[domain] = rows
     seen = [r for r in rows if r[3] <= now]

@@ -70,6 +70,14 @@ def test_observe(
     assert (seen.comments, seen.authors, seen.threads, seen.is_campaign(RULES)) == expected
 
 
+def test_late_comment_is_counted_at_its_own_time_and_kept_in_order() -> None:
+    state: dict[str, Any] = {}
+    for comment_id, now in [("c1", 0.0), ("c3", 20.0), ("c4", 30.0), ("c2", 10.0)]:
+        seen = observe(state, "spam.com", comment_id, comment_id, "t", now, RULES)
+    assert seen == Sightings(2, 2, 1)
+    assert [r[0] for r in state["spam.com"]] == ["c1", "c2", "c3", "c4"]
+
+
 def test_state_is_bounded_per_domain() -> None:
     state: dict[str, Any] = {}
     for i in range(50):
