@@ -29,6 +29,7 @@ from streamproc.events import Comment, Reason, StageResult
 VERSION = "spam-rules-2"
 TOP_NGRAMS = 3  # learned phrases listed as reasons
 MIN_CONTRIBUTION = 0.05  # smaller logit contributions are not worth a reason
+MIN_LEARNED = 0.2  # a learned phrase or spelling must move the logit this much to be listed
 
 
 def noisy_or(weights: Sequence[float]) -> float:
@@ -107,12 +108,12 @@ def model_score(model: LinearModel, inp: SpamInput) -> tuple[float, list[Reason]
         if c > 0:
             if name[0] == "c":
                 chars += c
-            elif c >= MIN_CONTRIBUTION and name[0] in "wb":
+            elif c >= MIN_LEARNED and name[0] in "wb":
                 words.append((c, name))
     words.sort(reverse=True)
     for c, name in words[:TOP_NGRAMS]:
         reasons.append(Reason("model.phrase", f"learned spam phrase: {name[2:]!r}", c, name[2:]))
-    if chars >= MIN_CONTRIBUTION:
+    if chars >= MIN_LEARNED:
         reasons.append(Reason("model.char_ngrams", "learned spelling patterns", chars))
     return score, reasons
 
@@ -137,6 +138,8 @@ def score_spam(
     data: dict[str, object] = {"rule_score": round(inp.rules, 4), "model_version": 0}
     if learned and model is not None:
         score, reasons = model_score(model, inp)
+        if score < thresholds.hold:  # learned n-grams did not drive a ham verdict: keep it readable
+            reasons = [r for r in reasons if not r.code.startswith("model.")]
         version = f"spam-model-{model.version}"
         data["model_version"] = model.version
     else:

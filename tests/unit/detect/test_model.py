@@ -112,7 +112,7 @@ def test_training_is_deterministic_for_a_seed() -> None:
 
 def test_model_verdicts_explain_with_signals_and_learned_phrases() -> None:
     rows = [(_features(t), 1) for t in VARIANT] + [(_features(t), 0) for t in ORDINARY]
-    model = train(rows * 5, epochs=4)
+    model = train(rows * 10, epochs=6)
     text = "Check out my channel, jade herbal tea melts belly fat http://bit.ly/x"
     result = score_spam(_comment(text), {"links": assess_links(text)}, model=model)
     assert result.label == "spam" and result.version == f"spam-model-{model.version}"
