@@ -97,6 +97,7 @@ def read_labelled(path: Path, cols: Columns) -> list[Example]:
     out: list[Example] = []
     text_col = label_col = ""
     spam_values: tuple[str, ...] = ()
+    seen: set[str] = set()
     for i, row in enumerate(_rows(path)):
         if i == 0:
             text_col = _pick(row, cols.text, TEXT_COLUMNS, "text", "--text-col")
@@ -106,6 +107,7 @@ def read_labelled(path: Path, cols: Columns) -> list[Example]:
         if raw_label is None or raw_label == "":
             raise ConfigError(f"{path}: row {i + 1} has no value in label column {label_col!r}")
         label = 1 if str(raw_label).strip() in spam_values or raw_label is True else 0
+        seen.add(str(raw_label).strip()[:40])
         comment: Comment | None = None
         if {"id", "thread_id", "posted_at"} <= row.keys() and text_col == "text":
             try:
@@ -129,6 +131,11 @@ def read_labelled(path: Path, cols: Columns) -> list[Example]:
         out.append(Example(comment, label))
     if not out:
         raise ConfigError(f"{path} holds no labelled rows")
+    if not any(e.label for e in out):
+        raise ConfigError(
+            f"{path}: no row of column {label_col!r} means spam (looked for {', '.join(spam_values)}; "
+            f"values seen: {', '.join(sorted(seen)[:10])}): pass --spam-value"
+        )
     return out
 
 

@@ -74,6 +74,13 @@ def test_missing_columns_are_named(data: dict[str, Path], cols: Columns, message
         read_labelled(data["csv"], cols)
 
 
+def test_label_values_that_never_mean_spam_are_reported(tmp_path: Path) -> None:
+    path = tmp_path / "x.csv"
+    path.write_text("text,label\nbuy pills,junk\nhello,ok\n")
+    with pytest.raises(ConfigError, match="values seen: junk, ok\\): pass --spam-value"):
+        read_labelled(path, Columns())
+
+
 def test_unreadable_file_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="cannot read"):
         read_labelled(tmp_path / "missing.csv", Columns())
