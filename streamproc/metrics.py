@@ -37,6 +37,25 @@ LATENCY_BUCKETS = (
     0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 900.0, 3600.0,
 )  # fmt: skip
 
+# Why a stage dead-letters a message: DecodeError reasons of streamproc.events (comments) and
+# stages/spam.py (feedback), and stage_error for a failure on valid input. A bounded set, listed so
+# that init_stage can expose each at 0: rate() then counts a reason's first dead letter as well.
+DEAD_LETTER_REASONS = (
+    "invalid_json",
+    "not_object",
+    "missing_field",
+    "bad_type",
+    "bad_timestamp",
+    "empty",
+    "too_large",
+    "text_too_long",
+    "field_too_long",
+    "bad_stage_message",
+    "bad_label",
+    "no_text",
+    "stage_error",
+)
+
 
 class Metrics:
     """The metric objects of one worker."""
@@ -105,6 +124,14 @@ class Metrics:
         """Replace the consumer lag readings (topic, partition) -> messages behind."""
         self._lag.clear()
         self._lag.update(lag)
+
+    def init_stage(self, stage: str) -> None:
+        """Expose a stage's counters at 0 before its first message, so that rate() and the alerts
+        see the first increment (a counter that appears at 1 has no rate until it changes)."""
+        self.consumed.labels(stage)
+        self.duration.labels(stage)
+        for reason in DEAD_LETTER_REASONS:
+            self.dead_letters.labels(stage, reason)
 
     @contextmanager
     def timed(self, stage: str) -> Iterator[None]:

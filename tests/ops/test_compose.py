@@ -1,0 +1,194 @@
+"""docker-compose.yml follows the Compose Specification and hangs together: what services depend
+on exists, mounted files exist, host ports are unique, workers reach the Kafka service and can be
+scaled, Prometheus and Grafana point at the right services. (No Docker engine needed.)"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import fields
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+import yaml
+
+from streamproc.config import ALL_STAGES, Topics
+from tests.ops.support import GRAFANA_DIR, PROMETHEUS_DIR, REPO
+
+SCHEMA = REPO / ".." / "shared" / "schemas" / "compose-spec.json"
+IMAGE_TAG = re.compile(r"^[\w./-]+:[\w][\w.-]*$")
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict[str, Any]:
+    return dict(yaml.safe_load((REPO / "docker-compose.yml").read_text()))
+
+
+@pytest.fixture(scope="module")
+def services(compose: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return dict(compose["services"])
+
+
+def workers(services: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The streamproc worker services: those that set STREAMPROC_STAGES."""
+    return {name: s for name, s in services.items() if "STREAMPROC_STAGES" in environment(s)}
+
+
+def environment(service: dict[str, Any]) -> dict[str, str]:
+    env = service.get("environment", {})
+    if isinstance(env, list):
+        env = dict(item.split("=", 1) for item in env)
+    return {k: str(v) for k, v in env.items()}
+
+
+def bind_mounts(service: dict[str, Any]) -> Iterator[tuple[str, str]]:
+    """(host path, container path) of the service's bind mounts (named volumes skipped)."""
+    for volume in service.get("volumes", []):
+        source, target = (
+            (volume.split(":")[:2]) if isinstance(volume, str) else (volume["source"], volume["target"])
+        )
+        if source.startswith((".", "/")):
+            yield source, target
+
+
+def host_ports(service: dict[str, Any]) -> Iterator[str]:
+    for port in service.get("ports", []):
+        if isinstance(port, dict):
+            yield str(port.get("published"))
+        else:
+            parts = str(port).split(":")
+            if len(parts) >= 2:
+                yield parts[-2]
+
+
+def test_valid_against_the_compose_specification(compose: dict[str, Any]) -> None:
+    assert SCHEMA.is_file(), f"Compose Specification schema missing at {SCHEMA.resolve()}"
+    schema = json.loads(SCHEMA.read_text())
+    validator = jsonschema.Draft7Validator(schema)
+    errors = sorted(validator.iter_errors(compose), key=lambda e: list(e.path))
+    assert not errors, "\n".join(f"{'/'.join(map(str, e.path))}: {e.message}" for e in errors)
+
+
+def test_dependencies_exist(services: dict[str, dict[str, Any]]) -> None:
+    for name, service in services.items():
+        depends = service.get("depends_on", [])
+        for dep in depends if isinstance(depends, list) else list(depends):
+            assert dep in services, f"{name} depends on {dep}, which is not a service"
+            assert dep != name
+
+
+def test_mounted_files_exist(services: dict[str, dict[str, Any]]) -> None:
+    mounted = []
+    for name, service in services.items():
+        for source, target in bind_mounts(service):
+            path = (REPO / source).resolve()
+            assert path.exists(), f"{name} mounts {source}, which does not exist"
+            assert REPO.resolve() in path.parents, f"{name} mounts {source} from outside the repository"
+            mounted.append((path, target))
+    paths = {p for p, _ in mounted}
+    for needed in (
+        PROMETHEUS_DIR / "prometheus.yml",
+        PROMETHEUS_DIR / "alerts.yml",
+        GRAFANA_DIR / "provisioning" / "datasources",
+        GRAFANA_DIR / "provisioning" / "dashboards",
+        GRAFANA_DIR / "dashboards",
+    ):
+        assert needed.resolve() in paths, f"{needed} is not mounted"
+    # Grafana's dashboard provider reads the directory the dashboards are mounted at.
+    provider = yaml.safe_load((GRAFANA_DIR / "provisioning" / "dashboards" / "streamproc.yml").read_text())
+    target = dict(mounted)[(GRAFANA_DIR / "dashboards").resolve()]
+    assert [p["options"]["path"] for p in provider["providers"]] == [target]
+    assert (GRAFANA_DIR / "dashboards" / "streamproc.json").is_file()
+    # Prometheus finds alerts.yml next to its config, as rule_files says.
+    prom = dict(mounted)
+    config = yaml.safe_load((PROMETHEUS_DIR / "prometheus.yml").read_text())
+    config_dir = Path(prom[(PROMETHEUS_DIR / "prometheus.yml").resolve()]).parent
+    for rule_file in config["rule_files"]:
+        assert str(config_dir / rule_file) in prom.values(), f"{rule_file} is not mounted beside the config"
+
+
+def test_host_ports_do_not_collide(services: dict[str, dict[str, Any]]) -> None:
+    published = [port for service in services.values() for port in host_ports(service)]
+    assert published, "nothing is reachable from the host"
+    assert len(published) == len(set(published)), published
+
+
+def test_images_are_pinned(services: dict[str, dict[str, Any]]) -> None:
+    for name, service in services.items():
+        image = service.get("image")
+        assert image or service.get("build"), name
+        if image and not service.get("build"):
+            assert IMAGE_TAG.match(image) and not image.endswith(":latest"), f"{name}: pin {image}"
+    assert services["kafka"]["image"].startswith("apache/kafka:")
+
+
+def test_workers_point_at_kafka_and_scale(services: dict[str, dict[str, Any]]) -> None:
+    kafka = services["kafka"]
+    listeners = environment(kafka)["KAFKA_ADVERTISED_LISTENERS"].split(",")
+    internal = {entry.split("://", 1)[1] for entry in listeners}
+    found = workers(services)
+    assert len(found) >= 2, "one service per stage group"
+    covered = set()
+    for name, service in found.items():
+        env = environment(service)
+        for broker in env["STREAMPROC_BROKERS"].split(","):
+            assert broker.split("://")[-1] in internal, (
+                f"{name}: {broker} is not an advertised Kafka listener"
+            )
+            assert broker.split("://")[-1].split(":")[0] in services
+        stages = env["STREAMPROC_STAGES"].split(",")
+        assert set(stages) <= set(ALL_STAGES), name
+        covered |= set(stages)
+        # `docker compose up --scale` needs neither a fixed name nor a fixed host port.
+        assert "container_name" not in service, name
+        assert not list(host_ports(service)), name
+        assert "kafka" in service.get("depends_on", {}) or "topics" in service.get("depends_on", {}), name
+    assert covered == set(ALL_STAGES), "some stage runs in no service"
+    apps = {environment(s).get("STREAMPROC_APP_ID") for s in found.values()}
+    assert len(apps) == 1, "the stage groups must share one app id (consumer groups, internal topics)"
+
+
+def test_topic_service_creates_the_published_topics(services: dict[str, dict[str, Any]]) -> None:
+    command = " ".join(services["topics"]["command"])
+    for f in fields(Topics):
+        assert re.search(rf"(^|\s){re.escape(getattr(Topics(), f.name))}(\s|;|$)", command), f.name
+    assert "cleanup.policy=compact" in command
+
+
+def test_prometheus_and_grafana_point_at_the_services(services: dict[str, dict[str, Any]]) -> None:
+    config = yaml.safe_load((PROMETHEUS_DIR / "prometheus.yml").read_text())
+    jobs = {job["job_name"]: job for job in config["scrape_configs"]}
+    names = {n for sd in jobs["streamproc"]["dns_sd_configs"] for n in sd["names"]}
+    assert names == set(workers(services)), "Prometheus must discover every worker service, by DNS"
+    for sd in jobs["streamproc"]["dns_sd_configs"]:
+        for name in sd["names"]:
+            assert str(sd["port"]) == environment(services[name]).get("STREAMPROC_METRICS_PORT", "9464")
+    exporter = jobs["kafka-exporter"]["static_configs"][0]["targets"][0]
+    host, port = exporter.split(":")
+    assert host in services and port in [str(p) for p in services[host].get("expose", [])]
+    assert any("kafka:9092" in arg for arg in services[host]["command"])
+    datasources = yaml.safe_load(
+        (GRAFANA_DIR / "provisioning" / "datasources" / "prometheus.yml").read_text()
+    )
+    url = datasources["datasources"][0]["url"]
+    assert re.match(r"http://prometheus:9090/?$", url) and "prometheus" in services
+    assert "9090:9090" in services["prometheus"]["ports"]
+    dashboard = json.loads((GRAFANA_DIR / "dashboards" / "streamproc.json").read_text())
+    uids = {d["uid"] for d in datasources["datasources"]}
+    for panel in dashboard["panels"]:
+        assert panel["datasource"]["uid"] in uids, panel["title"]
+
+
+def test_dockerfile() -> None:
+    text = (REPO / "Dockerfile").read_text()
+    assert re.search(r"^FROM python:3\.11-slim\b", text, re.M)
+    user = re.findall(r"^USER (\S+)", text, re.M)
+    assert user and user[-1] not in ("root", "0"), "the image must run as a non-root user"
+    assert re.search(r"^HEALTHCHECK .*\n?.*/metrics", text, re.M)
+    assert re.search(r"pip install [^\n]*\.(\s|$)", text)
+    assert re.search(r'^ENTRYPOINT \["streamproc"\]', text, re.M)
+    ignored = (REPO / ".dockerignore").read_text().split()
+    assert ".venv" in ignored and ".git" in ignored
