@@ -3,6 +3,7 @@ unit test, and the PromQL splitter the live test relies on does what it says."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 
 import pytest
@@ -73,3 +74,18 @@ def test_every_alert_has_summary_runbook_and_a_firing_unit_test() -> None:
 )
 def test_operands(expr: str, expected: list[str]) -> None:
     assert operands(expr) == expected
+
+
+def test_operations_doc_lists_every_alert_runbook_and_metric() -> None:
+    from prometheus_client import generate_latest
+
+    from streamproc.metrics import Metrics
+    from tests.ops.support import REPO
+
+    doc = " ".join((REPO / "docs" / "operations.md").read_text().split())
+    for rule in alert_rules():
+        assert f"### {rule['alert']}" in doc, rule["alert"]
+        assert " ".join(rule["annotations"]["runbook"].split()) in doc, f"runbook of {rule['alert']}"
+    exposed = generate_latest(Metrics().registry).decode()
+    for family in set(re.findall(r"^# TYPE (streamproc_\w+) ", exposed, re.M)):
+        assert f"`{family}`" in doc, f"{family} is not documented"
