@@ -12,7 +12,7 @@ import itertools
 import math
 import re
 import zlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -184,6 +184,7 @@ _VOWELS = set("aeiouy")
 RATE_WINDOW = 600.0  # seconds: a person rarely posts five comments in ten minutes
 RATE_LIMIT = 5  # comments in the window, this one included, from which the rate is a signal
 MAX_AUTHOR_ROWS = 64  # bounded state per author
+AUTHOR_TTL = 30 * 86400.0  # an author unseen this long is "first seen" again, and their state goes
 OUT_OF_ORDER = 3600.0  # an author's comment older than their last by more than this is clamped
 LATE_DAYS = 30.0  # comments posted this long after the article are more often spam
 TIMED_CAP = 0.3  # most that timestamp-derived signals add to a score (below any sane hold)
@@ -252,14 +253,21 @@ def observe_author(
 
     The clock is the comment's posted_at, guarded: a time far before the author's latest is
     clamped to the latest, so back-dated events cannot dodge the rate window. Re-delivery of the
-    same comment id counts once (at-least-once delivery), so verdicts stay idempotent.
+    same comment id counts once (at-least-once delivery), so verdicts stay idempotent. Rows older
+    than AUTHOR_TTL are forgotten here, so sweeping them from storage never changes a verdict.
     """
     others = [list(r) for r in rows if r[0] != comment_id]
     latest = max((r[1] for r in others), default=at)
     t = latest if at < latest - OUT_OF_ORDER else at
+    others = [r for r in others if r[1] >= t - AUTHOR_TTL]
     recent = 1 + sum(1 for r in others if t - RATE_WINDOW <= r[1] <= t + OUT_OF_ORDER)
     kept = sorted([*others, [comment_id, t]], key=lambda r: r[1])[-MAX_AUTHOR_ROWS:]
     return AuthorActivity(first_seen=not others, recent=recent), kept
+
+
+def stale_authors(items: Iterable[tuple[str, Sequence[Sequence[Any]]]], now: float) -> list[str]:
+    """Keys whose newest row is older than AUTHOR_TTL at `now`: safe to delete from storage."""
+    return [key for key, rows in items if not rows or max(r[1] for r in rows) < now - AUTHOR_TTL]
 
 
 def author_signals(activity: AuthorActivity | None) -> list[Signal]:

@@ -18,13 +18,14 @@ import faust
 import orjson
 from faust.types import EventT
 
-from streamproc.detect.features import Feature
+from streamproc.detect.features import Feature, stale_authors
 from streamproc.detect.model import LinearModel
 from streamproc.detect.spam import spam_input
 from streamproc.errors import DecodeError
 from streamproc.events import Envelope, comment_from_dict
 from streamproc.pipeline import StageLogic
 from streamproc.stages.common import StageContext, publish, raw_topic, stage_agent
+from streamproc.stages.links import partition_of
 from streamproc.stages.spam_model import MODEL_KEY, ModelFollower, encode_model
 
 log = logging.getLogger("streamproc.stages.spam")
@@ -32,6 +33,7 @@ log = logging.getLogger("streamproc.stages.spam")
 READY_TIMEOUT = 30.0  # seconds to wait for the model topic at start before scoring with rules
 FEEDBACK_BATCH = 200  # labels applied per published model version, at most
 FEEDBACK_WITHIN = 1.0  # seconds a batch of labels waits to fill
+SWEEP_EVERY = 1000  # scored comments between sweeps of authors unseen for AUTHOR_TTL
 
 
 def feedback_example(logic: StageLogic, value: bytes) -> tuple[str, list[Feature], int]:
@@ -91,9 +93,19 @@ def register(ctx: StageContext) -> list[Any]:
     async def rekey(env: Envelope, event: EventT) -> None:
         await by_author.send(key=logic.spam_key(env).encode(), value=event.value)
 
+    handled = 0
+
     async def score(env: Envelope, event: EventT) -> None:
+        nonlocal handled
         await model_ready()
         await publish(ctx, "spam", env, logic.spam(env, authors))
+        handled += 1
+        if handled % SWEEP_EVERY == 0:
+            # Only keys of this event's partition: a delete goes to that changelog partition.
+            partition = event.message.partition
+            mine = ((k, v) for k, v in authors.items() if partition_of(k, s.partitions) == partition)
+            for key in stale_authors(mine, env.comment.posted_at):
+                del authors[key]
 
     async def forward_feedback(stream: faust.StreamT) -> None:
         async for event in stream.events():

@@ -7,11 +7,13 @@ from typing import Any
 import pytest
 
 from streamproc.detect.features import (
+    AUTHOR_TTL,
     RATE_LIMIT,
     content_signals,
     name_signals,
     observe_author,
     prepare,
+    stale_authors,
     text_features,
 )
 from streamproc.detect.links import assess_links
@@ -125,6 +127,15 @@ def test_back_dated_comments_cannot_dodge_the_rate_window() -> None:
         # each claims to be a day older than the one before
         activity, rows = observe_author(rows, f"c{i}", 10_000_000.0 - i * 86400)
     assert activity.recent == RATE_LIMIT
+
+
+def test_authors_unseen_for_the_ttl_are_first_seen_again_and_can_be_swept() -> None:
+    _, rows = observe_author([], "a", 0.0)
+    back, kept = observe_author(rows, "b", AUTHOR_TTL + 10)
+    assert back.first_seen and [r[0] for r in kept] == ["b"]
+    assert stale_authors([("x", rows), ("y", kept)], AUTHOR_TTL + 10) == ["x"]
+    # Sweeping is storage only: an expired history and none give the same answer.
+    assert observe_author(rows, "c", AUTHOR_TTL * 2)[0] == observe_author([], "c", AUTHOR_TTL * 2)[0]
 
 
 def test_first_sighting() -> None:
