@@ -16,6 +16,7 @@ from typing import Any
 
 import faust
 import orjson
+from aiokafka.partitioner import murmur2
 from faust.types import EventT
 
 from streamproc.detect.features import Feature, stale_authors
@@ -25,7 +26,6 @@ from streamproc.errors import DecodeError
 from streamproc.events import Envelope, comment_from_dict
 from streamproc.pipeline import StageLogic
 from streamproc.stages.common import StageContext, publish, raw_topic, stage_agent
-from streamproc.stages.links import partition_of
 from streamproc.stages.spam_model import MODEL_KEY, ModelFollower, encode_model
 
 log = logging.getLogger("streamproc.stages.spam")
@@ -34,6 +34,11 @@ READY_TIMEOUT = 30.0  # seconds to wait for the model topic at start before scor
 FEEDBACK_BATCH = 200  # labels applied per published model version, at most
 FEEDBACK_WITHIN = 1.0  # seconds a batch of labels waits to fill
 SWEEP_EVERY = 1000  # scored comments between sweeps of authors unseen for AUTHOR_TTL
+
+
+def partition_of(key: str, partitions: int) -> int:
+    """The partition Kafka's default partitioner (murmur2) gives a key of the by-author topic."""
+    return (murmur2(key.encode()) & 0x7FFFFFFF) % partitions
 
 
 def feedback_example(logic: StageLogic, value: bytes) -> tuple[str, list[Feature], int]:
