@@ -1,6 +1,7 @@
-"""Moderator feedback on Apache Kafka: labels for a new spam variant make later comments of that
-variant score higher, on every worker (the model travels through the compacted model topic), and
-a worker started afterwards scores with the current model too."""
+"""The spam stage on Apache Kafka: moderator labels for a new spam variant make later comments of
+that variant score higher on every worker (the model travels through the compacted model topic),
+a worker started afterwards scores with the current model too, `model push` reaches running
+workers, and the streaming stage gives the verdicts of the offline path."""
 
 from __future__ import annotations
 
@@ -17,8 +18,9 @@ from aiokafka import AIOKafkaConsumer
 
 from streamproc.broker.kafka import KafkaBroker
 from streamproc.config import Settings, Topics
-from streamproc.events import comment_from_dict
+from streamproc.events import Envelope, comment_from_dict
 from streamproc.gen.labelled import labelled_corpus
+from streamproc.pipeline import StageLogic
 from streamproc.stages.spam_model import latest_model
 from streamproc.training import Example, fit, register_cli
 from tests.support.workers import WorkerProcess, prefixed_topics, produce, run
@@ -199,3 +201,30 @@ def test_model_push_reaches_running_workers(
     assert {m["version"] for m in got.values()} == {f"spam-model-{version}"}
     assert got["push-1"]["label"] == "spam" and got["push-2"]["label"] == "ham"
     assert all(m["score"] != m["data"]["rule_score"] for m in got.values())  # the model scored, not the rules
+
+
+def test_stream_scores_like_check(
+    kafka: KafkaBroker, unique_name: str, start_worker: Callable[..., WorkerProcess]
+) -> None:
+    """The streaming spam stage (author table behind a re-key hop) and the offline path give the
+    same verdicts for the same input; one partition keeps the input order for both."""
+    topics = prefixed_topics(unique_name)
+    worker = start_worker(kafka.bootstrap, unique_name, name="w", topics=topics, partitions=1)
+    rows = labelled_corpus(120, seed=21)
+    events = [r.to_event() for r in rows]
+    for i, e in enumerate(events[::8]):  # one author floods: the posting-rate state matters
+        e["author"] = {"id": "flooder", "name": "flooder"}
+        e["posted_at"] = f"2026-01-01T00:{i:02d}:00+00:00"
+    run(produce(kafka.bootstrap, topics.comments, events))
+    got = run(_verdicts(kafka.bootstrap, topics.spam, {e["id"] for e in events}, timeout=120))
+    assert len(got) == len(events), worker.log()
+
+    logic = StageLogic(Settings())
+    history: dict[str, Any] = {}
+    for e in events:
+        env = Envelope(comment_from_dict(e), {}, 0.0)
+        logic.run_all(env, history)
+        want = env.stages["spam"].to_dict()
+        have = {k: got[e["id"]][k] for k in ("label", "score", "reasons", "version", "data")}
+        assert have == {k: want[k] for k in have}, e["id"]
+    assert any(r["code"] == "behaviour.rate" for m in got.values() for r in m["reasons"])
