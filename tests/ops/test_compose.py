@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import fields
 from pathlib import Path
@@ -16,6 +18,8 @@ import pytest
 import yaml
 
 from streamproc.config import ALL_STAGES, Topics
+from streamproc.errors import DecodeError
+from streamproc.events import decode_comment
 from tests.ops.support import GRAFANA_DIR, PROMETHEUS_DIR, REPO
 
 SCHEMA = REPO / ".." / "shared" / "schemas" / "compose-spec.json"
@@ -192,3 +196,25 @@ def test_dockerfile() -> None:
     assert re.search(r'^ENTRYPOINT \["streamproc"\]', text, re.M)
     ignored = (REPO / ".dockerignore").read_text().split()
     assert ".venv" in ignored and ".git" in ignored
+
+
+def test_demo_producer_command_generates_valid_comments(services: dict[str, dict[str, Any]]) -> None:
+    """The Python in the producer's command (compose `$$` is a literal `$`) runs against the
+    current generator and writes comment events the workers accept, plus at most one malformed."""
+    script = services["producer"]["command"][0].replace("$$", "$")
+    match = re.search(r'python -c "(.*?)" "\$round" "\$DEMO_BATCH"', script, re.S)
+    assert match, script
+    result = subprocess.run(
+        [sys.executable, "-c", match.group(1), "3", "40"], capture_output=True, timeout=60, check=False
+    )
+    assert result.returncode == 0, result.stderr.decode()
+    valid, invalid = [], 0
+    for line in result.stdout.splitlines():
+        try:
+            valid.append(decode_comment(line))
+        except DecodeError:
+            invalid += 1
+    assert len(valid) == 40 and invalid <= 1
+    assert all(c.id.startswith("r3-") for c in valid)
+    assert len({c.id for c in valid}) == 40
+    assert "streamproc produce /tmp/demo.jsonl" in script
