@@ -172,6 +172,8 @@ class KafkaBroker:
             stdout=out,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
+            # own session: Ctrl-C reaches the worker, which stops the broker after itself
+            start_new_session=True,
         )
         out.close()
         wait_ready(self.proc, self.bootstrap, READY_TIMEOUT_SECONDS, self.workdir / "logs" / "stdout.log")

@@ -52,6 +52,8 @@ class Tansu:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
+                # own session: Ctrl-C reaches the worker, which stops the broker after itself
+                start_new_session=True,
             )
         wait_ready(self.proc, self.bootstrap, READY_TIMEOUT_SECONDS, self.log_path)
         return self
