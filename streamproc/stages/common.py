@@ -96,6 +96,8 @@ def stage_agent(
     messages otherwise.
     """
 
+    ctx.metrics.init_stage(stage)
+
     async def run(stream: faust.StreamT) -> None:
         async for event in stream.events():
             ctx.metrics.consumed.labels(stage).inc()
