@@ -139,7 +139,10 @@ def register(ctx: StageContext) -> list[Any]:
             if not applied:
                 continue  # all of them were applied before (re-delivery)
             data = encode_model(model)
-            await ctx.topics["model"].send(key=MODEL_KEY, value=data)
+            # Wait for the broker's ack: the labels' offsets must not be committed before the
+            # model that contains them is durable.
+            sent = await ctx.topics["model"].send(key=MODEL_KEY, value=data)
+            await sent
             logic.spam_model = model
             log.info("spam_model_updated version=%s labels=%s", model.version, applied)
 

@@ -93,11 +93,13 @@ def _spam_consumed(w: WorkerProcess) -> float:
     return w.metric("streamproc_comments_consumed_total", stage="spam-authors")
 
 
-def _warm_up(bootstrap: str, topics: Topics, workers: list[WorkerProcess], timeout: float = 120) -> None:
+def _warm_up(bootstrap: str, topics: Topics, workers: list[WorkerProcess], timeout: float = 180) -> None:
     """Send ordinary comments until every worker has scored some: all have joined the group."""
     deadline, n = time.monotonic() + timeout, 0
-    while not all(_spam_consumed(w) > 0 for w in workers):
-        assert time.monotonic() < deadline, "not every worker got partitions:\n" + "".join(
+    start = {w.name: _spam_consumed(w) for w in workers}
+    while not all(_spam_consumed(w) > start[w.name] for w in workers):
+        counts = {w.name: _spam_consumed(w) for w in workers}
+        assert time.monotonic() < deadline, f"not every worker got partitions: {counts}\n" + "".join(
             w.log() for w in workers
         )
         batch = [
@@ -114,7 +116,10 @@ def test_feedback_teaches_every_worker(
     rng = random.Random(5)
     topics = prefixed_topics(unique_name)
     common = {"topics": topics, "partitions": 4}
+    # One after the other, as a deployment scales out: two workers creating the internal topics
+    # at the same moment can keep Faust rebalancing for a long time.
     a = start_worker(kafka.bootstrap, unique_name, name="a", **common)
+    _warm_up(kafka.bootstrap, topics, [a])
     b = start_worker(kafka.bootstrap, unique_name, name="b", **common)
     _warm_up(kafka.bootstrap, topics, [a, b])
 
