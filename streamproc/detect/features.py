@@ -12,6 +12,7 @@ import itertools
 import math
 import re
 import zlib
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -434,9 +435,7 @@ def text_features(text: str) -> list[Feature]:
     out: list[Feature] = []
     for group in (grams, chars):
         if group:
-            counts: dict[str, int] = {}
-            for g in group:
-                counts[g] = counts.get(g, 0) + 1
+            counts = Counter(group)  # counted in C
             norm = 1.0 / math.sqrt(sum(c * c for c in counts.values()))
             out.extend((g, c * norm) for g, c in counts.items())
     return out
