@@ -373,6 +373,7 @@ def domain_signals(stages: Mapping[str, StageResult]) -> list[Signal]:
     return out
 
 
+DUPLICATE_OTHER = 0.2
 SHORT_TEXT_WORDS = 5  # short repeats ("great song!") are innocent more often than long ones
 
 
@@ -385,8 +386,10 @@ def upstream_signals(stages: Mapping[str, StageResult], words: int) -> list[Sign
             continue
         for r in result.reasons:
             code = r.code
-            base = code.replace("near_", "").replace(".near", ".")
+            base = code.replace("near_", "").replace(".near.", ".").replace(".near", ".")
             weight = UPSTREAM.get(code, UPSTREAM.get(base, 0.0))
+            if not weight and code.startswith("duplicate.") and code != "duplicate.empty":
+                weight = DUPLICATE_OTHER  # a repeat the duplicates stage names in a new way
             if weight and base != code:
                 weight *= 0.9  # a near copy is a little less certain than an exact one
             if code.startswith("duplicate.") and words < SHORT_TEXT_WORDS:

@@ -3,7 +3,7 @@
 
 Rules: each signal has a weight and independent signals combine by noisy-OR. Model: logistic
 regression over hashed n-grams, the signals and the rule score (see model.py). Either way,
-signals derived only from the event's own timestamps can never carry a score to TIMED_CAP alone.
+signals derived only from the event's own timestamps add at most TIMED_CAP to the rest.
 """
 
 from __future__ import annotations

@@ -15,10 +15,11 @@ from streamproc.detect.features import (
     prepare,
     stale_authors,
     text_features,
+    upstream_signals,
 )
 from streamproc.detect.links import assess_links
 from streamproc.detect.spam import score_spam
-from streamproc.events import Comment, StageResult, comment_from_dict
+from streamproc.events import Comment, Reason, StageResult, comment_from_dict
 
 
 def _comment(text: str, **extra: Any) -> Comment:
@@ -163,6 +164,25 @@ def test_late_link_adds_to_link_evidence() -> None:
     late = score_spam(_comment(text, thread_published_at="2025-01-01T00:00:00Z"), {"links": links})
     assert late.score > fresh.score
     assert "timing.late_link" in {r.code for r in late.reasons}
+
+
+@pytest.mark.parametrize(
+    ("code", "words", "weight"),
+    [
+        ("duplicate.campaign", 8, 0.35),
+        ("duplicate.near_campaign", 8, 0.35 * 0.9),
+        ("duplicate.near.author", 8, 0.3 * 0.9),
+        ("duplicate.campaign", 3, 0.35 * 0.5),  # short repeats are often innocent
+        ("duplicate.something_new", 8, 0.2),
+        ("duplicate.empty", 8, None),
+        ("link.allowed", 8, None),
+    ],
+)
+def test_upstream_reasons_are_weighed(code: str, words: int, weight: float | None) -> None:
+    stage = "duplicates" if code.startswith("duplicate.") else "links"
+    result = StageResult(stage, "x", 0.5, [Reason(code, "why", 0.5)])
+    got = upstream_signals({stage: result}, words)
+    assert [s.weight for s in got] == ([] if weight is None else [pytest.approx(weight)])
 
 
 def test_text_features_are_unit_scaled_groups() -> None:
