@@ -18,6 +18,7 @@ import faust
 import orjson
 from aiokafka.partitioner import murmur2
 from faust.types import EventT
+from prometheus_client import Counter
 
 from streamproc.detect.features import Feature, stale_authors
 from streamproc.detect.model import LinearModel
@@ -74,12 +75,23 @@ def register(ctx: StageContext) -> list[Any]:
     authors = ctx.app.Table("spam-authors", default=list, key_type=str, partitions=s.partitions)
     feedback_queue = raw_topic(ctx.app, f"{s.app_id}-spam-feedback", internal=True, partitions=1)
 
+    # Ops can see that every worker runs the same model, and how much feedback arrives.
+    model_version = ctx.metrics.model_version
+    labels_applied = Counter(
+        "streamproc_feedback_labels",
+        "Moderator labels applied to the spam model by this worker",
+        ["label"],
+        registry=ctx.metrics.registry,
+    )
+    model_version.set(logic.spam_model.version)
+
     def on_model(model: LinearModel) -> None:
         # Ties go to the later record, as compaction keeps the later one.
         if model.version >= logic.spam_model.version:
             if model.version > logic.spam_model.version:
                 log.info("spam_model version=%s weights=%s", model.version, len(model.weights))
             logic.spam_model = model
+            model_version.set(model.version)
 
     follower = ModelFollower(s, on_model)
 
@@ -144,6 +156,9 @@ def register(ctx: StageContext) -> list[Any]:
             sent = await ctx.topics["model"].send(key=MODEL_KEY, value=data)
             await sent
             logic.spam_model = model
+            model_version.set(model.version)
+            for _, label in examples:
+                labels_applied.labels("spam" if label else "ham").inc()
             log.info("spam_model_updated version=%s labels=%s", model.version, applied)
 
     return [

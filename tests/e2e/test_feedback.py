@@ -157,8 +157,11 @@ def test_feedback_teaches_every_worker(
         assert msg["score"] >= baseline + LIFT, (c["text"], msg["score"], baseline)
     assert sum(got[c["id"]]["score"] for c in after) / AFTER >= 0.5
     assert all(got[c["id"]]["score"] < 0.5 for c in ham), [got[c["id"]]["score"] for c in ham]
-    # Both workers scored some of them; only one of them owns the feedback partition.
+    # Both workers scored some of them and run the new model; one of them applied the labels.
     assert all(_spam_consumed(w) > consumed[w.name] for w in (a, b)), (consumed, a.log(), b.log())
+    assert all(w.metric("streamproc_model_version") >= version for w in (a, b))
+    applied = [w.metric("streamproc_feedback_labels_total") for w in (a, b)]
+    assert sorted(applied) == [0, LABELS + len(HAM)], applied
     print(f"\nfeedback: baseline max {baseline:.3f}; after model v{version}: "
           f"min {min(got[c['id']]['score'] for c in after):.3f}")  # fmt: skip
 
