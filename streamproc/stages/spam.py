@@ -155,7 +155,8 @@ def register(ctx: StageContext) -> list[Any]:
             # model that contains them is durable.
             sent = await ctx.topics["model"].send(key=MODEL_KEY, value=data)
             await sent
-            logic.spam_model = model
+            # Score with exactly what was published (rounded, pruned), like every other worker.
+            logic.spam_model = LinearModel.from_bytes(data)
             model_version.set(model.version)
             for _, label in examples:
                 labels_applied.labels("spam" if label else "ham").inc()
