@@ -6,6 +6,7 @@ model, on the generated labelled corpus. Prints figures; not a test.
 
 from __future__ import annotations
 
+import gc
 import sys
 import time
 from typing import Any
@@ -15,6 +16,8 @@ from streamproc.events import Envelope, comment_from_dict
 from streamproc.gen.labelled import HELDOUT_NICHES, HELDOUT_TOPICS, labelled_corpus
 from streamproc.pipeline import StageLogic
 from streamproc.training import Example, fit
+
+REPEATS = 3
 
 
 def main() -> None:
@@ -39,15 +42,18 @@ def main() -> None:
 
     print(f"spam core, {n} comments (mean {sum(len(c.text) for c in comments) / n:.0f} chars)")
     for name, m in (("rules only", None), (f"learned model v{model.version}", model)):
-        logic = StageLogic(settings)
-        if m is not None:
-            logic.spam_model = m
-        authors: dict[str, Any] = {}
-        start = time.perf_counter()
-        for env in envs:
-            logic.spam(env, authors)
-        elapsed = time.perf_counter() - start
-        print(f"  {name:<22} {n / elapsed:>9,.0f} comments/s   {elapsed / n * 1e6:>7.1f} us/comment")
+        best = float("inf")
+        for _ in range(REPEATS):  # best of a few: the machine is shared
+            logic = StageLogic(settings)
+            if m is not None:
+                logic.spam_model = m
+            authors: dict[str, Any] = {}
+            gc.collect()
+            start = time.perf_counter()
+            for env in envs:
+                logic.spam(env, authors)
+            best = min(best, time.perf_counter() - start)
+        print(f"  {name:<22} {n / best:>9,.0f} comments/s   {best / n * 1e6:>7.1f} us/comment")
 
 
 if __name__ == "__main__":
