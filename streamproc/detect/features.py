@@ -374,7 +374,8 @@ def domain_signals(stages: Mapping[str, StageResult]) -> list[Signal]:
 
 
 DUPLICATE_OTHER = 0.2
-SHORT_TEXT_WORDS = 5  # short repeats ("great song!") are innocent more often than long ones
+SHORT_TEXT_WORDS = 5
+FLOOD_MATCHES = 3  # earlier copies from which even a short text counts in full  # short repeats ("great song!") are innocent more often than long ones
 
 
 def upstream_signals(stages: Mapping[str, StageResult], words: int) -> list[Signal]:
@@ -392,8 +393,14 @@ def upstream_signals(stages: Mapping[str, StageResult], words: int) -> list[Sign
                 weight = DUPLICATE_OTHER  # a repeat the duplicates stage names in a new way
             if weight and base != code:
                 weight *= 0.9  # a near copy is a little less certain than an exact one
-            if code.startswith("duplicate.") and words < SHORT_TEXT_WORDS:
-                weight *= 0.5
+            if code.startswith("duplicate.") and weight:
+                matches = result.data.get("matches", 1)
+                matches = matches if isinstance(matches, int) and "author" in code else 1
+                if words < SHORT_TEXT_WORDS and matches < FLOOD_MATCHES:
+                    weight *= 0.5
+                # One author repeating a text again and again floods; many people repeating
+                # "great song!" do not, so only the author's own repeats add up.
+                weight = min(0.6, weight + 0.05 * (max(1, matches) - 1))
             if weight:
                 out.append(Signal(code, r.text, weight, r.evidence))
     return out

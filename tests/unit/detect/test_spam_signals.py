@@ -185,6 +185,20 @@ def test_upstream_reasons_are_weighed(code: str, words: int, weight: float | Non
     assert [s.weight for s in got] == ([] if weight is None else [pytest.approx(weight)])
 
 
+@pytest.mark.parametrize(("matches", "weight"), [(1, 0.15), (2, 0.2), (3, 0.4), (8, 0.6)])
+def test_repeats_of_a_short_text_add_up(matches: int, weight: float) -> None:
+    result = StageResult(
+        "duplicates", "duplicate", 0.5, [Reason("duplicate.author", "again", 0.5)], data={"matches": matches}
+    )
+    assert [s.weight for s in upstream_signals({"duplicates": result}, 3)] == [pytest.approx(weight)]
+
+
+def test_many_people_repeating_a_short_text_is_not_a_flood() -> None:
+    reason = Reason("duplicate.campaign", "same text", 0.5)
+    result = StageResult("duplicates", "duplicate", 0.5, [reason], data={"matches": 9})
+    assert [s.weight for s in upstream_signals({"duplicates": result}, 3)] == [pytest.approx(0.175)]
+
+
 def test_text_features_are_unit_scaled_groups() -> None:
     feats = text_features("Check out my channel, check out my videos!")
     words = sum(v * v for n, v in feats if n[:2] in ("w:", "b:"))
