@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import ssl
+from collections.abc import Iterable
 from dataclasses import fields
 from typing import Any
 
@@ -51,8 +52,20 @@ def client_options(settings: Settings) -> dict[str, Any]:
     return opts
 
 
-async def ensure_topics(settings: Settings) -> None:
-    """Create the published topics with the configured partitions, if they do not exist."""
+def internal_topics(app: faust.App, settings: Settings) -> list[NewTopic]:
+    """The internal (re-keying) topics the app's agents read, to create before Faust starts:
+    a consumer that subscribes before its topic exists waits for a metadata refresh."""
+    topics = []
+    for agent in app.agents.values():
+        channel = agent.channel
+        if getattr(channel, "internal", False):
+            partitions = channel.partitions or settings.partitions
+            topics += [NewTopic(name, partitions, settings.replication) for name in channel.topics]
+    return topics
+
+
+async def ensure_topics(settings: Settings, extra: Iterable[NewTopic] = ()) -> None:
+    """Create the published topics (and `extra` ones) if they do not exist."""
     admin = AIOKafkaAdminClient(**client_options(settings))
     await admin.start()
     try:
@@ -63,6 +76,7 @@ async def ensure_topics(settings: Settings) -> None:
             for name in names
             if name not in existing and name != settings.topics.model
         ]
+        new += [topic for topic in extra if topic.name not in existing]
         if settings.topics.model not in existing:  # compacted, one partition: see stages/spam_model.py
             from streamproc.stages.spam_model import model_topic
 
@@ -87,7 +101,9 @@ def create_app(settings: Settings, metrics: Metrics) -> faust.App:
         consumer_auto_offset_reset="earliest",
         web_enabled=False,
         autodiscover=False,
-        producer_linger_ms=5,  # small batches: throughput without noticeable latency
+        producer_linger_ms=5,
+        # Notice topics created after start (by another worker) in seconds, not 5 minutes.
+        consumer_metadata_max_age_ms=10_000,  # small batches: throughput without noticeable latency
         # Every comment must get a verdict: at-least-once, never exactly_once (see design notes).
         processing_guarantee="at_least_once",
     )

@@ -10,7 +10,7 @@ import sys
 import faust
 from prometheus_client import start_http_server
 
-from streamproc.app import create_app, ensure_topics
+from streamproc.app import create_app, ensure_topics, internal_topics
 from streamproc.broker.tansu import Tansu
 from streamproc.config import Settings
 from streamproc.metrics import Metrics
@@ -32,8 +32,9 @@ def run_worker(settings: Settings, *, loglevel: str = "warning") -> int:
     try:
         loop = asyncio.new_event_loop()
         asyncio.set_event_loop(loop)
-        loop.run_until_complete(ensure_topics(settings))
         metrics = Metrics()
+        app = create_app(settings, metrics)
+        loop.run_until_complete(ensure_topics(settings, internal_topics(app, settings)))
         server, _thread = start_http_server(settings.metrics_port, settings.metrics_host, metrics.registry)
         port = server.server_port
         print(
@@ -41,7 +42,6 @@ def run_worker(settings: Settings, *, loglevel: str = "warning") -> int:
             f"metrics=http://127.0.0.1:{port}/metrics",
             flush=True,
         )
-        app = create_app(settings, metrics)
         worker = faust.Worker(app, loop=loop, loglevel=loglevel, quiet=True, redirect_stdouts=False)
         with contextlib.suppress(SystemExit):
             worker.execute_from_commandline()
