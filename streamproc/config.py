@@ -57,6 +57,7 @@ class Settings:
     spam_model       spam model file (from `streamproc train`) used until the model topic has a newer one ("")
     domain_lists     JSON file with {"deny": [...], "allow": [...], "shorteners": [...]} ("")
     duplicate_window seconds a comment stays in the duplicate index (604800)
+    duplicate_threshold Jaccard similarity (5-gram shingles) from which a comment is a near-duplicate (0.5)
     security_protocol PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL ("PLAINTEXT")
     sasl_mechanism   PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512 ("PLAIN")
     sasl_username, sasl_password, ssl_cafile  credentials for a secured cluster ("")
@@ -77,6 +78,7 @@ class Settings:
     spam_model: str = ""
     domain_lists: str = ""
     duplicate_window: float = 7 * 24 * 3600.0
+    duplicate_threshold: float = 0.5
     security_protocol: str = "PLAINTEXT"
     sasl_mechanism: str = "PLAIN"
     sasl_username: str = ""
@@ -96,6 +98,11 @@ class Settings:
                 f"{self.hold_threshold} and {self.reject_threshold}"
             )
         self.thresholds_by_site()  # validates STREAMPROC_SITE_THRESHOLDS early
+        if not 0 < self.duplicate_threshold <= 1 or self.duplicate_window <= 0:
+            raise ConfigError(
+                "duplicate_threshold must be in (0, 1] and duplicate_window positive, got "
+                f"{self.duplicate_threshold} and {self.duplicate_window}"
+            )
         if self.partitions < 1 or self.replication < 1:
             raise ConfigError("partitions and replication must be at least 1")
         if self.store not in ("rocksdb://", "memory://"):

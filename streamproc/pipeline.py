@@ -10,7 +10,15 @@ from typing import Any
 
 from streamproc.config import Settings
 from streamproc.detect.decide import SiteThresholds, Thresholds, decide
-from streamproc.detect.duplicates import Sighting, check_duplicate, fingerprint
+from streamproc.detect.duplicates import (
+    DuplicateConfig,
+    Probe,
+    empty_result,
+    is_empty,
+    match_and_index,
+    probe,
+    verdict,
+)
 from streamproc.detect.features import observe_author
 from streamproc.detect.links import DomainLists, DomainListsFile, add_campaign, assess_links
 from streamproc.detect.model import LinearModel
@@ -18,7 +26,7 @@ from streamproc.detect.spam import score_spam
 from streamproc.errors import ConfigError
 from streamproc.events import Envelope, StageResult
 
-History = MutableMapping[str, Any]  # fingerprint -> list of sighting rows (a Faust table or a dict)
+History = MutableMapping[str, Any]  # state key -> rows (a Faust table or a dict)
 
 
 def load_domain_lists(path: str) -> DomainLists:
@@ -47,6 +55,7 @@ class StageLogic:
     site_thresholds: SiteThresholds = field(init=False)
     spam_model: LinearModel = field(init=False)  # replaced by the stage when the model topic moves on
     spam_authors: History = field(init=False)  # author -> recent comments; offline path only
+    duplicate_config: DuplicateConfig = field(init=False)
 
     def __post_init__(self) -> None:
         self.domain_lists = DomainListsFile(self.settings.domain_lists)
@@ -56,6 +65,9 @@ class StageLogic:
         self.site_thresholds = SiteThresholds(self.thresholds, sites)
         self.spam_model = load_spam_model(self.settings.spam_model)
         self.spam_authors = {}
+        self.duplicate_config = DuplicateConfig(
+            window=self.settings.duplicate_window, threshold=self.settings.duplicate_threshold
+        )
 
     @property
     def lists(self) -> DomainLists:
@@ -79,22 +91,21 @@ class StageLogic:
         campaigns = self.link_campaigns if campaigns is None else campaigns
         return self.link_campaign(env, self.link_findings(env), campaigns)
 
-    @staticmethod
-    def duplicate_key(env: Envelope) -> str | None:
-        """The state key (fingerprint) of a comment, or None when it has none (empty text)."""
-        return fingerprint(env.comment.text)
-
-    def duplicates(self, env: Envelope, key: str | None, history: History) -> StageResult:
-        """Check against and update `history` (fingerprint -> sighting rows)."""
+    def duplicate_key(self, env: Envelope) -> Probe | None:
+        """The duplicate index keys of a comment, or None when it has none (empty or junk)."""
         c = env.comment
-        new = Sighting(c.id, c.author_key, c.thread_id, c.posted_at)
-        rows = history.get(key, []) if key is not None else []
-        result, kept = check_duplicate(
-            new, key, [Sighting.from_list(r) for r in rows], window=self.settings.duplicate_window
-        )
-        if key is not None:
-            history[key] = [s.to_list() for s in kept]
-        return result
+        if is_empty(c.text):
+            return None
+        return probe(self.duplicate_config, c.id, c.author_key, c.thread_id, c.posted_at, c.text)
+
+    def duplicates(self, env: Envelope, key: Probe | None, history: History) -> StageResult:
+        """Check against and update `history` (the whole index: one shard), as the stream does
+        on a single partition."""
+        if is_empty(env.comment.text):
+            return empty_result()
+        if key is None:
+            return verdict(None, ())
+        return verdict(key, match_and_index(history, key, key.keys, self.duplicate_config))
 
     @staticmethod
     def spam_key(env: Envelope) -> str:

@@ -37,3 +37,54 @@ def normalise(text: str) -> str:
     text = clean(text).casefold()
     text = _PUNCT_RUN.sub(" ", text)
     return _SPACE.sub(" ", text).strip()
+
+
+# --- Canonical text for duplicate detection (owned by the duplicates stage) -------------------
+
+# Letters from other scripts that look like Latin ones (after casefold): spammers swap them in to
+# make copies look different. Small on purpose: the look-alikes seen in comment spam.
+CONFUSABLES = str.maketrans(
+    {
+        "а": "a", "в": "b", "е": "e", "ё": "e", "к": "k", "м": "m", "н": "h", "о": "o", "р": "p",
+        "с": "c", "т": "t", "у": "y", "х": "x", "і": "i", "ї": "i", "ј": "j", "ѕ": "s", "ԁ": "d",
+        "ӏ": "l", "ɡ": "g", "ɑ": "a", "ո": "n", "ս": "u", "α": "a", "β": "b", "ε": "e", "η": "n",
+        "ι": "i", "κ": "k", "ν": "v", "ο": "o", "ρ": "p", "τ": "t", "υ": "u", "χ": "x", "ω": "w",
+        "ı": "i", "ł": "l", "ø": "o", "ß": "ss", "æ": "ae", "œ": "oe", "đ": "d", "ð": "d",
+    }
+)  # fmt: skip
+# Digits and symbols used as letters inside words ("fr33", "m0ney", "c@sh").
+_LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s"})
+_LEET_WORD = re.compile(r"\b(?=[\w@$]*[^\W\d_])(?=[\w@$]*[013457@$])[\w@$]+")
+_URL = re.compile(
+    r"(?:[a-z][a-z0-9+.-]{1,15}:)?//(?:[^\s/@]*@)?([^\s/?#:]+)[^\s]*"  # scheme://host...
+    r"|\bwww\.([^\s/?#:]+)[^\s]*"  # www.host...
+    r"|\b((?:[a-z0-9-]+\.)+[a-z]{2,24})/[^\s]*"  # host.tld/path
+)
+_REPEAT = re.compile(r"([^\W\d_])\1+")  # "soooo" -> "so"; digits keep their runs (prices, years)
+
+
+def _url_domain(m: re.Match[str]) -> str:
+    host = next(g for g in m.groups() if g).rstrip(".")
+    return " " + host.removeprefix("www.") + " "
+
+
+def _strip_marks(text: str) -> str:
+    if text.isascii():
+        return text
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
+def normalise_duplicate(text: str) -> str:
+    """Canonical form for near-duplicate fingerprints: what a reader sees (HTML, entities and
+    invisible characters gone), case-folded, accents and look-alike letters folded to Latin,
+    letter-like digits in words read as letters, URLs reduced to their domain, repeated letters
+    collapsed, punctuation runs and whitespace collapsed to single spaces."""
+    text = clean(text).casefold()
+    text = _strip_marks(text).translate(CONFUSABLES)
+    if "/" in text or "www." in text:
+        text = _URL.sub(_url_domain, text)
+    text = _LEET_WORD.sub(lambda m: m.group().translate(_LEET), text)
+    text = _PUNCT_RUN.sub(" ", text)
+    text = _REPEAT.sub(r"\1", text)
+    return _SPACE.sub(" ", text).strip()
