@@ -165,7 +165,7 @@ def run_demo(*, count: int = 1500, keep_running: bool = False, metrics_port: int
             _examples(verdicts, console)
             console.rule("metrics")
             for line in _scrape(settings.metrics_port).splitlines():
-                if line.startswith(SHOW_METRICS):
+                if line.startswith(SHOW_METRICS) and not line.endswith(" 0.0"):  # zeros are noise
                     console.print(line, markup=False, highlight=False)
             console.print(f"all metrics: {metrics_url} (while the worker runs)")
             if keep_running:

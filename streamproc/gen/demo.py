@@ -47,6 +47,34 @@ TOPICS = {
         "the reef survey",
     ],
 }
+# Extra sentences people add around their point; drawn freely so that two unrelated comments
+# rarely share more than a phrase (real readers do not write near-copies of each other).
+ASIDES = [
+    "Funny how nobody asked the people who actually live here.",
+    "The photos in the article say more than the quotes.",
+    "My sister works nearby and says the mood is mixed.",
+    "Someone should check what was promised last election.",
+    "Parking was already impossible before any of this.",
+    "I emailed my councillor twice and never heard back.",
+    "We moved here for the quiet, so I worry.",
+    "The old plan was scrapped for good reasons, remember.",
+    "Prices at the corner shop went up again this week.",
+    "Honestly the comments here are better than the article.",
+    "It took the city four years to fix our pavement.",
+    "Young families will feel this first.",
+    "My grandfather used to talk about the same debate.",
+    "Whatever happens, please keep the trees.",
+    "The reporter clearly spoke to both sides, credit where due.",
+    "Anyone who cycles knows the real problem is the junction.",
+    "I'd like to see the actual contract, not a summary.",
+    "Retired folks on fixed incomes get forgotten every time.",
+    "This was on the radio this morning too.",
+    "The weekend market would be a good place to ask people.",
+    "Numbers like these always look better on paper.",
+    "I'm cautiously optimistic, which is rare for me.",
+    "Our building manager posted a notice about it yesterday.",
+    "Typical: announce in winter, build in summer traffic.",
+]
 OPINIONS = [
     "I think {subj} is long overdue, but the timing feels rushed.",
     "Honestly {subj} will cost more than anyone admits.",
@@ -59,6 +87,18 @@ OPINIONS = [
     "We tried something like {subj} years ago and it worked fine.",
     "Whoever planned {subj} should read the comments here.",
 ]
+DETAILS = [
+    "I have lived on {street} for {n} years.",
+    "My commute went from {n} to {m} minutes last month.",
+    "At the meeting on {day} maybe {n} people showed up.",
+    "Our street association sent {n} letters about it.",
+    "My kids' school on {street} already felt it.",
+    "The last time this came up was {n} years ago.",
+    "",
+    "",
+]
+STREETS = ["Elm Road", "Harbour Street", "the old market", "Mill Lane", "Station Square", "Church Hill"]
+DAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"]
 TAILS = [
     "",
     " Just my two cents.",
@@ -147,7 +187,13 @@ def generate(
         thread = rng.choice(threads)
         if roll < 0.62 or not events:
             subj = rng.choice(thread[1])
-            text = rng.choice(OPINIONS).format(subj=subj, Subj=subj[0].upper() + subj[1:]) + rng.choice(TAILS)
+            detail = rng.choice(DETAILS).format(
+                street=rng.choice(STREETS), n=rng.randint(2, 40), m=rng.randint(5, 90), day=rng.choice(DAYS)
+            )
+            opinion = rng.choice(OPINIONS).format(subj=subj, Subj=subj[0].upper() + subj[1:])
+            parts = [detail, opinion] if rng.random() < 0.5 else [opinion, detail]
+            parts.insert(rng.randrange(len(parts) + 1), rng.choice(ASIDES))
+            text = " ".join(p for p in parts if p) + rng.choice(TAILS)
             emit("ordinary", thread, rng.choice(authors), text)
         elif roll < 0.72:
             dom = rng.choice(SPAM_DOMAINS)
@@ -174,7 +220,7 @@ def generate(
                 else "  " + previous["text"] + " "
             )
             emit("near_repeat", thread, rng.choice(SPAM_NAMES + authors), text)
-        elif roll < 0.96:
+        elif roll < 0.985:  # the rest: one author flooding threads, four posts at a time
             emit("empty", thread, rng.choice(authors), rng.choice(["", " ", "\n", "\u200b"]))
         else:
             flooder = "loudvoice"
