@@ -28,7 +28,7 @@ from collections.abc import Iterable, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from streamproc.detect.minhash import LshParams, MinHasher, jaccard, shingles
+from streamproc.detect.minhash import LshParams, MinHasher, jaccard_sets, shingle_hashes, shingle_set
 from streamproc.detect.text import normalise, normalise_duplicate
 from streamproc.events import Reason, StageResult
 
@@ -122,7 +122,7 @@ def probe(
     norm = normalise_duplicate(text)[:MAX_DOC_CHARS]
     if len(norm) < MIN_CHARS:
         return None
-    keys = [fingerprint(norm), *config.hasher.band_keys(shingles(norm, config.params.k))]
+    keys = [fingerprint(norm), *config.hasher.band_keys(shingle_hashes(norm, config.params.k))]
     return Probe(Sighting(comment_id, author, thread_id, at), norm, tuple(keys))
 
 
@@ -175,8 +175,8 @@ def match_and_index(
             similarity = 1.0
         else:
             if mine is None:
-                mine = shingles(p.norm, config.params.k)
-            similarity = jaccard(mine, shingles(norm, config.params.k))
+                mine = shingle_set(p.norm, config.params.k)
+            similarity = jaccard_sets(mine, shingle_set(norm, config.params.k))
         if similarity >= config.threshold:
             matches.append(Match(old, round(similarity, 4)))
     index[doc_key(shard, new.comment_id)] = [*new.to_list(), p.norm]

@@ -61,15 +61,14 @@ def exact_pairs(sets: list[np.ndarray], t: float) -> dict[tuple[int, int], float
         size = lens[y]
         if not size:
             continue
-        parts = []
-        for tok in toks[y][: size - math.ceil(t * size) + 1]:
-            a, b = post_ptr[tok], post_ptr[tok + 1]
-            k = int(np.searchsorted(post_rank[a:b], rank[y]))
-            if k:
-                parts.append(post_doc[a : a + k])
-        if not parts:
+        probe_toks = toks[y][: size - math.ceil(t * size) + 1]
+        starts, ends = post_ptr[probe_toks], post_ptr[probe_toks + 1]
+        counts = ends - starts
+        if not counts.sum():
             continue
-        cand = np.unique(np.concatenate(parts))
+        firsts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+        at = np.repeat(starts - firsts, counts) + np.arange(counts.sum())
+        cand = np.unique(post_doc[at[post_rank[at] < rank[y]]])
         cand = cand[lens[cand] >= t * size]
         if not len(cand):
             continue
