@@ -21,9 +21,15 @@ partitions of an internal topic:
    partition) skips the table. A tick sent by a timer to each owned reply partition lets the join
    publish what it has after JOIN_TIMEOUT seconds, so no comment waits forever for a lost shard.
 
-Measured (bench/bench_duplicates.py): the core runs at thousands of comments/s; the two extra hops
-and the 17 changelog writes per comment are what bounds the stream, which is why keys are grouped
-per partition (one shard message per partition, not per key) and the join is skipped when it can be.
+Measured (bench/bench_duplicates.py, 2 shared cores): the core alone runs at about 900 comments/s
+with 100k comments in the window (1.1 ms each, most of it verifying candidates), 700/s with RocksDB
+as the store; index state is about 930 bytes per comment on one partition (17 keys, one doc row).
+The stream adds, per comment: with one partition 3 Kafka messages (shard, reply, verdict) and 18
+changelog writes, no join; with 4 partitions about 9 messages and 25 changelog writes (the doc row is
+kept once per involved partition). A bare Faust hop handles a few thousand messages/s per process
+(design notes), so the two extra hops and the changelog writes, not the detection, bound a
+partition's throughput at several partitions: keys are therefore grouped per partition (one shard
+message per partition, not per key) and the join table is skipped when one shard holds every key.
 
 Expiry: rows older than the window are dropped whenever a key is touched; a sweeper walks the index
 a few keys per event and deletes entries with nothing left in the window (on the partition that
