@@ -118,7 +118,22 @@ TIMES = [
     "in 2019",
 ]
 # Everyday words for the free part of a sentence.
-GENERAL = ["about", "after", "again", "almost", "along", "already", "also", "always", "another", "anyone", "around", "asked", "away", "back", "bad", "because", "been", "before", "being", "best", "better", "between", "big", "both", "bought", "brought", "called", "came", "cannot", "care", "changed", "cheaper", "city", "clear", "close", "could", "couple", "daily", "different", "done", "down", "during", "early", "easy", "either", "else", "enough", "even", "ever", "every", "fact", "family", "far", "feel", "few", "find", "first", "food", "friends", "full", "gave", "getting", "given", "going", "gone", "good", "great", "group", "half", "hand", "happened", "hard", "having", "heard", "help", "here", "high", "home", "hope", "hours", "house", "idea", "instead", "just", "keep", "kind", "knew", "know", "large", "later", "least", "left", "less", "life", "little", "long", "looked", "lost", "made", "make", "many", "maybe", "mean", "might", "minutes", "money", "month", "more", "morning", "most", "much", "must", "near", "need", "never", "news", "next", "nice", "night", "nothing", "now", "number", "often", "once", "only", "open", "other", "over", "paid", "part", "people", "perhaps", "place", "plan", "point", "pretty", "problem", "public", "quite", "rather", "real", "really", "reason", "right", "round", "same", "saw", "school", "seems", "seen", "several", "short", "should", "show", "side", "simple", "since", "small", "someone", "something", "soon", "start", "still", "story", "sure", "take", "talk", "than", "that", "their", "them", "then", "there", "these", "thing", "think", "those", "though", "thought", "three", "through", "time", "today", "together", "told", "took", "town", "tried", "true", "turned", "under", "until", "used", "very", "wait", "want", "watched", "water", "week", "well", "went", "were", "what", "when", "where", "which", "while", "whole", "why", "wife", "will", "wish", "with", "without", "woman", "work", "worse", "worth", "would", "wrong", "year", "years", "yes", "young"]
+GENERAL = """
+about after again almost along already also always another anyone around asked away back bad because
+been before being best better between big both bought brought called came cannot care changed
+cheaper city clear close could couple daily different done down during early easy either else enough
+even ever every fact family far feel few find first food friends full gave getting given going gone
+good great group half hand happened hard having heard help here high home hope hours house idea
+instead just keep kind knew know large later least left less life little long looked lost made make
+many maybe mean might minutes money month more morning most much must near need never news next nice
+night nothing now number often once only open other over paid part people perhaps place plan point
+pretty problem public quite rather real really reason right round same saw school seems seen several
+short should show side simple since small someone something soon start still story sure take talk
+than that their them then there these thing think those though thought three through time today
+together told took town tried true turned under until used very wait want watched water week well
+went were what when where which while whole why wife will wish with without woman work worse worth
+would wrong year years yes young
+""".split()  # noqa: SIM905 (a word list reads better as text)
 EXTRA = [
     "my neighbour said the same",
     "we tried it last week",
