@@ -147,7 +147,11 @@ def register(ctx: StageContext) -> list[Any]:
                     p = Probe.from_dict(body["p"])
                     matches = match_and_index(index, p, body["k"], config, shard=partition)
                     now = stream_time[partition] = max(stream_time.get(partition, 0.0), p.sighting.at)
-                    sweeper.step(partition, now)
+                    try:  # expiry is housekeeping: it must never cost a comment its reply
+                        sweeper.step(partition, now)
+                    except Exception:
+                        log.exception("sweep_error partition=%s", partition)
+                        sweeper.keys = None
                 reply: dict[str, Any] = {
                     "id": body["id"],
                     "n": body["n"],
