@@ -387,6 +387,8 @@ def upstream_signals(stages: Mapping[str, StageResult], words: int) -> list[Sign
             continue
         for r in result.reasons:
             code = r.code
+            if code == "duplicate.near":
+                continue  # qualifies the repeat reasons beside it ("an edited copy"); no weight of its own
             base = code.replace("near_", "").replace(".near.", ".").replace(".near", ".")
             weight = UPSTREAM.get(code, UPSTREAM.get(base, 0.0))
             if not weight and code.startswith("duplicate.") and code != "duplicate.empty":
@@ -398,6 +400,11 @@ def upstream_signals(stages: Mapping[str, StageResult], words: int) -> list[Sign
                 matches = matches if isinstance(matches, int) and "author" in code else 1
                 if words < SHORT_TEXT_WORDS and matches < FLOOD_MATCHES:
                     weight *= 0.5
+                if "campaign" in code:
+                    # Two people posting similar text once is weak evidence; a campaign spreads.
+                    spread = result.data.get("matches", 1)
+                    spread = spread if isinstance(spread, int) else 1
+                    weight *= min(1.0, 0.4 + 0.3 * (spread - 1))
                 # One author repeating a text again and again floods; many people repeating
                 # "great song!" do not, so only the author's own repeats add up.
                 weight = min(0.6, weight + 0.05 * (max(1, matches) - 1))

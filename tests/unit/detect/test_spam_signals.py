@@ -169,10 +169,11 @@ def test_late_link_adds_to_link_evidence() -> None:
 @pytest.mark.parametrize(
     ("code", "words", "weight"),
     [
-        ("duplicate.campaign", 8, 0.35),
-        ("duplicate.near_campaign", 8, 0.35 * 0.9),
+        ("duplicate.campaign", 8, 0.35 * 0.4),  # one earlier copy: a campaign has not spread yet
+        ("duplicate.near_campaign", 8, 0.35 * 0.9 * 0.4),
         ("duplicate.near.author", 8, 0.3 * 0.9),
-        ("duplicate.campaign", 3, 0.35 * 0.5),  # short repeats are often innocent
+        ("duplicate.campaign", 3, 0.35 * 0.5 * 0.4),  # short repeats are often innocent
+        ("duplicate.near", 8, None),  # qualifies the other repeat reasons, no weight of its own
         ("duplicate.something_new", 8, 0.2),
         ("duplicate.empty", 8, None),
         ("link.allowed", 8, None),
@@ -207,3 +208,11 @@ def test_text_features_are_unit_scaled_groups() -> None:
     counts = dict(feats)
     assert counts["w:check"] == pytest.approx(2 * counts["w:channel"])  # counted, then scaled
     assert "w:Check" not in counts and "c: che" in counts  # case-folded; word starts marked
+
+
+@pytest.mark.parametrize(("matches", "factor"), [(1, 0.4), (2, 0.7), (3, 1.0), (9, 1.0)])
+def test_a_campaign_weighs_more_as_it_spreads(matches: int, factor: float) -> None:
+    reason = Reason("duplicate.campaign", "why", 0.5)
+    result = StageResult("duplicates", "duplicate", 0.5, [reason], data={"matches": matches})
+    (signal,) = upstream_signals({"duplicates": result}, 8)
+    assert signal.weight == pytest.approx(0.35 * factor)
