@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 import faust
+from aiokafka.partitioner import murmur2
 from faust.types import EventT
 
 from streamproc.config import Settings
@@ -27,6 +28,32 @@ class StageContext:
     topics: dict[str, faust.TopicT]  # by role: comments, dlq, links, duplicates, spam, verdicts
     metrics: Metrics
     logic: StageLogic
+
+
+def partition_of(key: str, partitions: int) -> int:
+    """The partition Kafka's default partitioner (murmur2) gives a key."""
+    return (murmur2(key.encode()) & 0x7FFFFFFF) % partitions
+
+
+@dataclass(slots=True)
+class Sweeper:
+    """Deletes a table's stale keys every `every` events, only the keys that the current event's
+    partition owns: a delete goes to that partition's changelog, so it must be the owner's."""
+
+    table: Any
+    partitions: int
+    stale: Callable[[Iterable[tuple[str, Any]], float], Iterable[str]]
+    every: int = 1000
+    seen: int = 0
+
+    def after(self, event: EventT, now: float) -> None:
+        self.seen += 1
+        if self.seen % self.every:
+            return
+        partition = event.message.partition
+        mine = [(k, v) for k, v in self.table.items() if partition_of(k, self.partitions) == partition]
+        for key in list(self.stale(mine, now)):
+            del self.table[key]
 
 
 def raw_topic(app: faust.App, name: str, *, internal: bool = False, partitions: int | None = None) -> Any:

@@ -15,22 +15,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from aiokafka.partitioner import murmur2
 from faust.types import EventT
 
 from streamproc.detect.campaigns import stale_domains
 from streamproc.detect.links import primary_domain
 from streamproc.events import Envelope, encode, stage_message
-from streamproc.stages.common import StageContext, new_envelope, publish, raw_topic, stage_agent
+from streamproc.stages.common import StageContext, Sweeper, new_envelope, publish, raw_topic, stage_agent
 
 # Campaign events between sweeps for domains nobody has linked within the window: without them the
 # table would keep one (bounded) entry per domain ever linked.
 SWEEP_EVERY = 1000
-
-
-def partition_of(key: str, partitions: int) -> int:
-    """The partition Kafka's default partitioner (murmur2) gives a key of the by-domain topic."""
-    return (murmur2(key.encode()) & 0x7FFFFFFF) % partitions
 
 
 def register(ctx: StageContext) -> list[Any]:
@@ -44,19 +38,12 @@ def register(ctx: StageContext) -> list[Any]:
         # The findings travel with the comment so the second agent does not extract again.
         await by_domain.send(key=key.encode(), value=encode(stage_message(env, found)))
 
-    handled = 0
+    sweeper = Sweeper(campaigns, s.partitions, stale_domains, SWEEP_EVERY)
 
     async def campaign(env: Envelope, event: EventT) -> None:
-        nonlocal handled
         found = env.stages["links"]
         await publish(ctx, "links", env, ctx.logic.link_campaign(env, found, campaigns))
-        handled += 1
-        if handled % SWEEP_EVERY == 0:
-            # Only keys of this event's partition: a delete goes to that changelog partition.
-            partition = event.message.partition
-            mine = ((k, v) for k, v in campaigns.items() if partition_of(k, s.partitions) == partition)
-            for domain in stale_domains(mine, env.comment.posted_at):
-                del campaigns[domain]
+        sweeper.after(event, env.comment.posted_at)
 
     return [
         stage_agent(ctx, "links", ctx.topics["comments"], find, decode=new_envelope),

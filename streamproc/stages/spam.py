@@ -16,7 +16,6 @@ from typing import Any
 
 import faust
 import orjson
-from aiokafka.partitioner import murmur2
 from faust.types import EventT
 from prometheus_client import Counter
 
@@ -26,7 +25,7 @@ from streamproc.detect.spam import spam_input
 from streamproc.errors import DecodeError
 from streamproc.events import Envelope, comment_from_dict
 from streamproc.pipeline import StageLogic
-from streamproc.stages.common import StageContext, publish, raw_topic, stage_agent
+from streamproc.stages.common import StageContext, Sweeper, publish, raw_topic, stage_agent
 from streamproc.stages.spam_model import MODEL_KEY, ModelFollower, encode_model
 
 log = logging.getLogger("streamproc.stages.spam")
@@ -35,11 +34,6 @@ READY_TIMEOUT = 30.0  # seconds to wait for the model topic at start before scor
 FEEDBACK_BATCH = 200  # labels applied per published model version, at most
 FEEDBACK_WITHIN = 1.0  # seconds a batch of labels waits to fill
 SWEEP_EVERY = 1000  # scored comments between sweeps of authors unseen for AUTHOR_TTL
-
-
-def partition_of(key: str, partitions: int) -> int:
-    """The partition Kafka's default partitioner (murmur2) gives a key of the by-author topic."""
-    return (murmur2(key.encode()) & 0x7FFFFFFF) % partitions
 
 
 def feedback_example(logic: StageLogic, value: bytes) -> tuple[str, list[Feature], int]:
@@ -110,19 +104,12 @@ def register(ctx: StageContext) -> list[Any]:
     async def rekey(env: Envelope, event: EventT) -> None:
         await by_author.send(key=logic.spam_key(env).encode(), value=event.value)
 
-    handled = 0
+    sweeper = Sweeper(authors, s.partitions, stale_authors, SWEEP_EVERY)
 
     async def score(env: Envelope, event: EventT) -> None:
-        nonlocal handled
         await model_ready()
         await publish(ctx, "spam", env, logic.spam(env, authors))
-        handled += 1
-        if handled % SWEEP_EVERY == 0:
-            # Only keys of this event's partition: a delete goes to that changelog partition.
-            partition = event.message.partition
-            mine = ((k, v) for k, v in authors.items() if partition_of(k, s.partitions) == partition)
-            for key in stale_authors(mine, env.comment.posted_at):
-                del authors[key]
+        sweeper.after(event, env.comment.posted_at)
 
     async def forward_feedback(stream: faust.StreamT) -> None:
         async for event in stream.events():

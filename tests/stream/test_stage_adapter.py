@@ -66,3 +66,24 @@ async def test_a_failing_stage_dead_letters_and_still_publishes_an_error_result(
     assert env.stages["links"].label == "error"
     assert env.stages["links"].reasons[0].code == "stage.error"
     assert ctx.metrics.errors.labels("links", "ValueError")._value.get() == 1
+
+
+def test_sweeper_deletes_only_stale_keys_of_the_event_partition() -> None:
+    from types import SimpleNamespace
+
+    from streamproc.stages.common import Sweeper, partition_of
+
+    keys = [f"k{i}" for i in range(40)]
+    table = {k: i for i, k in enumerate(keys)}
+    event = SimpleNamespace(message=SimpleNamespace(partition=1))
+
+    def stale(items: Any, now: float) -> list[str]:
+        return [k for k, v in items if v < now]
+
+    sweeper = Sweeper(table, 4, stale, every=2)
+    sweeper.after(event, 30.0)  # type: ignore[arg-type]
+    assert len(table) == 40  # not yet: every second event
+    sweeper.after(event, 30.0)  # type: ignore[arg-type]
+    gone = set(keys) - set(table)
+    assert gone == {k for k in keys if partition_of(k, 4) == 1 and table.get(k, int(k[1:])) < 30}
+    assert gone and all(partition_of(k, 4) == 1 for k in gone)
