@@ -63,6 +63,15 @@ def _verdicts(records: list[Any]) -> dict[str, dict[str, Any]]:
     return out
 
 
+def _wait_for_partitions(worker: WorkerProcess, topic: str, partitions: int, timeout: float = 150) -> None:
+    """Wait until the worker owns every partition of `topic` (the killed one's session expired)."""
+    deadline = time.monotonic() + timeout
+    while worker.metric_series("streamproc_consumer_lag", topic=topic) < partitions:
+        worker.assert_alive()
+        assert time.monotonic() < deadline, f"{worker.name} never took over {topic}:\n{worker.log()}"
+        time.sleep(1)
+
+
 def test_new_worker_recovers_index_from_changelog(
     kafka: KafkaBroker, unique_name: str, start_worker: Callable[..., WorkerProcess]
 ) -> None:
@@ -84,6 +93,7 @@ def test_new_worker_recovers_index_from_changelog(
 
     # A fresh data directory: the only copy of the index is in the changelog topics.
     second = start_worker(kafka.bootstrap, unique_name, name="second", **opts)
+    _wait_for_partitions(second, topics.comments, 2)
     run(produce(kafka.bootstrap, topics.comments, repeats))
     total = len(originals) + len(repeats)
     deadline = time.monotonic() + 240

@@ -96,17 +96,24 @@ class WorkerProcess:
         with urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=5) as resp:
             return str(resp.read().decode())
 
-    def metric(self, name: str, **labels: str) -> float:
-        """Sum of the samples of `name` whose labels include `labels` (0 when absent)."""
-        total = 0.0
+    def _samples(self, name: str, labels: dict[str, str]) -> list[float]:
+        out = []
         for line in self.metrics_text().splitlines():
             m = re.match(r"^([a-zA-Z_:][\w:]*)(\{[^}]*\})? (\S+)$", line)
             if not m or m.group(1) != name:
                 continue
             got = dict(re.findall(r'(\w+)="([^"]*)"', m.group(2) or ""))
             if all(got.get(k) == v for k, v in labels.items()):
-                total += float(m.group(3))
-        return total
+                out.append(float(m.group(3)))
+        return out
+
+    def metric(self, name: str, **labels: str) -> float:
+        """Sum of the samples of `name` whose labels include `labels` (0 when absent)."""
+        return sum(self._samples(name, labels))
+
+    def metric_series(self, name: str, **labels: str) -> int:
+        """How many series of `name` have labels including `labels`."""
+        return len(self._samples(name, labels))
 
     def stop(self) -> None:
         if self.proc is not None:
