@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -112,3 +113,13 @@ def operands(expr: str) -> list[str]:
         pos = b
     parts.append(expr[pos:])
     return [p.strip() for p in parts if p.strip() and not _NUMBER.match(p)]
+
+
+def assert_promtool_accepts(text: str) -> None:
+    """`promtool check metrics` on an exposition: it must exit 0 and print nothing."""
+    result = subprocess.run(
+        [tool("promtool"), "check", "metrics"], input=text, capture_output=True, text=True, timeout=30
+    )
+    assert result.returncode == 0 and not (result.stdout + result.stderr).strip(), (
+        result.stdout + result.stderr
+    )

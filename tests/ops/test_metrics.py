@@ -4,12 +4,11 @@ own registry, and every dead-letter reason in the code known to init_stage."""
 from __future__ import annotations
 
 import re
-import subprocess
 
 from prometheus_client import generate_latest
 
 from streamproc.metrics import DEAD_LETTER_REASONS, Metrics
-from tests.ops.support import REPO, tool
+from tests.ops.support import REPO, assert_promtool_accepts
 
 
 def test_exposition_passes_promtool_and_has_process_metrics() -> None:
@@ -20,12 +19,7 @@ def test_exposition_passes_promtool_and_has_process_metrics() -> None:
     metrics.end_to_end.observe(0.2)
     metrics.set_lag({("comments", 0): 3})
     text = generate_latest(metrics.registry).decode()
-    result = subprocess.run(
-        [tool("promtool"), "check", "metrics"], input=text, capture_output=True, text=True, timeout=30
-    )
-    assert result.returncode == 0 and not (result.stdout + result.stderr).strip(), (
-        result.stdout + result.stderr
-    )
+    assert_promtool_accepts(text)
     for line in (
         'streamproc_comments_consumed_total{stage="links"} 0.0',
         'streamproc_dead_letters_total{reason="invalid_json",stage="links"} 0.0',

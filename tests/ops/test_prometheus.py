@@ -48,6 +48,7 @@ from tests.ops.support import (
     Query,
     alert_queries,
     alert_rules,
+    assert_promtool_accepts,
     dashboard_queries,
     operands,
     tool,
@@ -281,12 +282,7 @@ def test_rules_load_and_evaluate_without_errors(live: Live) -> None:
 
 def test_worker_metrics_pass_promtool_check_metrics(live: Live) -> None:
     text = live.worker.metrics_text()
-    result = subprocess.run(
-        [tool("promtool"), "check", "metrics"], input=text, capture_output=True, text=True, timeout=30
-    )
-    assert result.returncode == 0 and not (result.stdout + result.stderr).strip(), (
-        result.stdout + result.stderr
-    )
+    assert_promtool_accepts(text)
     for family in (
         "streamproc_comments_consumed_total",
         "streamproc_verdicts_total",
