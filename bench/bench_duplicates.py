@@ -2,7 +2,7 @@
 comments in the window, and what the stream adds per comment (hops, messages, changelog writes).
 
     .venv/bin/python bench/bench_duplicates.py            # 100k (dict and RocksDB) and 1M (RocksDB)
-    .venv/bin/python bench/bench_duplicates.py 100000     # sizes of your choice
+    .venv/bin/python bench/bench_duplicates.py 100000:dict 200000     # sizes (and stores) of your choice
 
 The index lives in a dict (what `streamproc check` uses) or in RocksDB through rocksdict with JSON
 values (what a Faust table with the rocksdb:// store does, minus the changelog). Comments come from
@@ -81,7 +81,11 @@ def run(n: int, store: str, config: DuplicateConfig) -> None:
     index: Any = {} if store == "dict" else RocksIndex(tmp.name)
     labels: dict[str, int] = {}
     started = time.perf_counter()
-    for e in events:
+    step = n // 10 if n >= 500_000 else 0  # progress: throughput as the index fills
+    for i, e in enumerate(events, 1):
+        if step and i % step == 0:
+            secs = time.perf_counter() - started
+            print(f"  {i:>9,} in {secs:6.0f} s  ({i / secs:,.0f} comments/s so far)", flush=True)
         if is_empty(e["text"]):
             labels["empty"] = labels.get("empty", 0) + 1
             continue
@@ -119,9 +123,10 @@ def stream_costs(config: DuplicateConfig, n: int = 5000) -> None:
         shards = sum(len(keys_by_partition(p.keys, partitions)) for p in probes) / len(probes)
         joined = sum(len(keys_by_partition(p.keys, partitions)) > 1 for p in probes) / len(probes)
         # one shard message per involved partition, one reply each, the verdict; changelog: every
-        # key, one doc row per involved partition, and a join-table write per reply when joined
+        # key; per involved partition a doc row, a log row and the log head; a join-table write per
+        # reply when joined (the last one marks it done). Evictions later delete what was written.
         messages = shards + shards + 1
-        changelog = keys + shards + (shards * joined)
+        changelog = keys + 3 * shards + (shards * joined)
         started = time.perf_counter()
         for p in probes[:2000]:
             for part, ks in keys_by_partition(p.keys, partitions).items():
@@ -141,7 +146,7 @@ def main(argv: list[str]) -> None:
         f"MinHash k={config.params.k} bands={config.params.bands} rows={config.params.rows}, "
         f"threshold {config.threshold}, window {config.window:.0f} s, max {config.max_per_key} rows per key"
     )
-    plans = [(int(a), "rocksdb") for a in argv] or [
+    plans = [(int(a.split(":")[0]), a.split(":")[1] if ":" in a else "rocksdb") for a in argv] or [
         (100_000, "dict"),
         (100_000, "rocksdb"),
         (1_000_000, "rocksdb"),

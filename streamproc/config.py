@@ -58,6 +58,7 @@ class Settings:
     domain_lists     JSON file with {"deny": [...], "allow": [...], "shorteners": [...]} ("")
     duplicate_window seconds a comment stays in the duplicate index (604800)
     duplicate_threshold Jaccard similarity (5-gram shingles) from which a comment is a near-duplicate (0.5)
+    duplicate_max_comments comments the duplicate index remembers per partition, oldest forgotten first (1000000)
     security_protocol PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL ("PLAINTEXT")
     sasl_mechanism   PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512 ("PLAIN")
     sasl_username, sasl_password, ssl_cafile  credentials for a secured cluster ("")
@@ -79,6 +80,7 @@ class Settings:
     domain_lists: str = ""
     duplicate_window: float = 7 * 24 * 3600.0
     duplicate_threshold: float = 0.5
+    duplicate_max_comments: int = 1_000_000
     security_protocol: str = "PLAINTEXT"
     sasl_mechanism: str = "PLAIN"
     sasl_username: str = ""
@@ -103,6 +105,8 @@ class Settings:
                 "duplicate_threshold must be in (0, 1] and duplicate_window positive, got "
                 f"{self.duplicate_threshold} and {self.duplicate_window}"
             )
+        if self.duplicate_max_comments < 1:
+            raise ConfigError(f"duplicate_max_comments must be at least 1, got {self.duplicate_max_comments}")
         if self.partitions < 1 or self.replication < 1:
             raise ConfigError("partitions and replication must be at least 1")
         if self.store not in ("rocksdb://", "memory://"):

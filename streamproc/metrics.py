@@ -107,9 +107,15 @@ class Metrics:
             buckets=LATENCY_BUCKETS,
             registry=r,
         )
-        self.state_entries = Gauge(
-            "streamproc_duplicate_state_entries",
-            "Fingerprints held in this worker's duplicate index",
+        self.index_comments = Gauge(
+            "streamproc_duplicate_index_comments",
+            "Comments remembered in this worker's partitions of the duplicate index",
+            registry=r,
+        )
+        self.evictions = Counter(
+            "streamproc_duplicate_evictions_total",
+            "Comments the duplicate index forgot, by cause: left the window, or over the size budget",
+            ["cause"],
             registry=r,
         )
         self.model_version = Gauge("streamproc_model_version", "Version of the spam model in use", registry=r)

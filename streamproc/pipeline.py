@@ -66,7 +66,9 @@ class StageLogic:
         self.spam_model = load_spam_model(self.settings.spam_model)
         self.spam_authors = {}
         self.duplicate_config = DuplicateConfig(
-            window=self.settings.duplicate_window, threshold=self.settings.duplicate_threshold
+            window=self.settings.duplicate_window,
+            threshold=self.settings.duplicate_threshold,
+            max_comments=self.settings.duplicate_max_comments,
         )
 
     @property

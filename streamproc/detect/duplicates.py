@@ -8,6 +8,13 @@ offline) maps each key to the recent comments that had it, and holds one row per
 with its normalised text, so candidates are verified with the exact Jaccard similarity of their
 shingles: precision does not depend on the MinHash estimate.
 
+Bounds: each shard also keeps a log of its comments in arrival order (`l<shard>:<seq>` rows and a
+head row `q<shard>` = [oldest seq, next seq, stream time]). Every new comment appends to it and
+evicts from the old end what has left the window or exceeds the size budget (MAX_COMMENTS per
+shard), a few at a time: eviction deletes the comment's doc row and every index key that refers
+only to forgotten comments. State is bounded without ever scanning the index, and the head row
+counts what a shard holds.
+
 The core is split so that the stream can spread it over partitions: `probe()` computes the keys
 (no state), `match_and_index()` checks and updates one shard of the index for the keys that live
 there, and `verdict()` combines the matches from every shard into the stage result. Offline, one
@@ -24,7 +31,7 @@ from __future__ import annotations
 
 import hashlib
 import zlib
-from collections.abc import Iterable, MutableMapping, Sequence
+from collections.abc import Callable, Iterable, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,6 +47,12 @@ MAX_PER_KEY = 24  # comments remembered per index key: the oldest in the window 
 MAX_DOC_CHARS = 2000  # normalised text kept per comment for verification; longer is cut
 MIN_CHARS = 3  # shorter texts ("ok", "+1", "!!!") are empty or junk, not compared
 MAX_MATCH_IDS = 5  # earlier comments listed in the verdict
+# Size budget: comments remembered per shard (index partition). The bench measured about 930 bytes
+# of keys and values per comment, so the default caps a partition's index near 1 GB; the window
+# (a week) is what normally bounds it.
+MAX_COMMENTS = 1_000_000
+EVICT_BATCH = 8  # evictions per new comment at most: a backlog after a pause is spread out
+MAX_CLOCK_SKEW = 3600.0  # a posted_at further ahead of the wall clock does not move stream time
 
 Index = MutableMapping[str, Any]
 
@@ -99,6 +112,7 @@ class DuplicateConfig:
     threshold: float = THRESHOLD
     params: LshParams = PARAMS
     max_per_key: int = MAX_PER_KEY
+    max_comments: int = MAX_COMMENTS
     hasher: MinHasher = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -143,14 +157,39 @@ def doc_key(shard: int, comment_id: str) -> str:
     return f"d{shard}:{comment_id}"
 
 
+def log_key(shard: int, seq: int) -> str:
+    return f"l{shard}:{seq}"
+
+
+def head_key(shard: int) -> str:
+    return f"q{shard}"
+
+
+def remembered(index: Index, shard: int) -> int:
+    """How many comments one shard of the index holds."""
+    head = index.get(head_key(shard))
+    return 0 if head is None else int(head[1] - head[0])
+
+
+OnEvict = Callable[[str], None]
+
+
 def match_and_index(
-    index: Index, p: Probe, keys: Sequence[str], config: DuplicateConfig, *, shard: int = 0
+    index: Index,
+    p: Probe,
+    keys: Sequence[str],
+    config: DuplicateConfig,
+    *,
+    shard: int = 0,
+    wall: float | None = None,
+    on_evict: OnEvict | None = None,
 ) -> list[Match]:
     """Find earlier comments sharing any of `keys` and similar enough; remember this comment.
 
     Each key keeps [comment_id, at] rows: expired ones are dropped when the key is touched, and a
     key keeps the oldest row still in the window and the newest ones (bounded). A re-delivered
-    comment (same id) is not a duplicate of itself: at-least-once delivery.
+    comment (same id) is not a duplicate of itself: at-least-once delivery. `wall` (the wall
+    clock, in the stream) stops a far-future posted_at from expiring the whole shard.
     """
     new = p.sighting
     horizon = new.at - config.window
@@ -179,16 +218,53 @@ def match_and_index(
             similarity = jaccard_sets(mine, shingle_set(norm, config.params.k))
         if similarity >= config.threshold:
             matches.append(Match(old, round(similarity, 4)))
-    index[doc_key(shard, new.comment_id)] = [*new.to_list(), p.norm]
+    dkey = doc_key(shard, new.comment_id)
+    seen = index.get(dkey) is not None  # a re-delivered comment keeps its place in the log
+    index[dkey] = [*new.to_list(), p.norm, list(keys)]  # before evicting: its keys are in use
+    if not seen:
+        at = new.at if wall is None else min(new.at, wall + MAX_CLOCK_SKEW)
+        first, nxt, now = index.get(head_key(shard)) or (0, 0, at)
+        index[log_key(shard, nxt)] = new.comment_id
+        head = [first, nxt + 1, max(now, at)]
+        index[head_key(shard)] = _evict(index, shard, head, config, on_evict)
     return matches
 
 
-def is_expired(key: str, value: Any, now: float, window: float) -> bool:
-    """Whether an index entry holds nothing inside the window any more (for the sweeper)."""
-    horizon = now - window
-    if key.startswith("d"):
-        return bool(value[3] < horizon)
-    return all(r[1] < horizon for r in value)
+def _evict(
+    index: Index, shard: int, head: list[Any], config: DuplicateConfig, on_evict: OnEvict | None
+) -> list[Any]:
+    """Forget the oldest comments of a shard that left the window or exceed the budget."""
+    first, nxt, now = head
+    horizon = now - config.window
+    for _ in range(EVICT_BATCH):
+        if first >= nxt - 1:  # never the comment being added
+            break
+        cid = index.get(log_key(shard, first))
+        doc = None if cid is None else index.get(doc_key(shard, cid))
+        over = nxt - first > config.max_comments
+        if not over and doc is not None and doc[3] >= horizon:
+            break
+        if doc is not None:
+            _forget(index, shard, doc, horizon)
+        if cid is not None:
+            del index[log_key(shard, first)]
+        first += 1
+        if on_evict is not None:
+            on_evict("budget" if over else "window")
+    return [first, nxt, now]
+
+
+def _forget(index: Index, shard: int, doc: list[Any], horizon: float) -> None:
+    """Delete a comment's doc row and the keys that refer to no remembered comment any more (a
+    key shared with comments still remembered keeps its row until it is touched or trimmed)."""
+    cid = doc[0]
+    del index[doc_key(shard, cid)]
+    for key in doc[5] if len(doc) > 5 else ():
+        rows = index.get(key)
+        if rows is not None and all(
+            r[0] == cid or r[1] < horizon or index.get(doc_key(shard, r[0])) is None for r in rows
+        ):
+            del index[key]
 
 
 def _scope(new: Sighting, old: Sighting) -> str:

@@ -31,17 +31,20 @@ kept once per involved partition). A bare Faust hop handles a few thousand messa
 partition's throughput at several partitions: keys are therefore grouped per partition (one shard
 message per partition, not per key) and the join table is skipped when one shard holds every key.
 
-Expiry: rows older than the window are dropped whenever a key is touched; a sweeper walks the index
-a few keys per event and deletes entries with nothing left in the window (on the partition that
-owns them, so the tombstone lands in the right changelog partition); each key is bounded to
-MAX_PER_KEY rows.
+Bounds (see detect/duplicates.py): each shard keeps its comments in an arrival-order log in the
+same table and, with every new comment, forgets the oldest ones that left the window or exceed
+the size budget (`STREAMPROC_DUPLICATE_MAX_COMMENTS` per partition), deleting their doc rows and
+the keys nobody else refers to. Those deletes are written while the shard's own event is
+processed, so each tombstone lands in the changelog partition that holds the key. Each key is
+also bounded to MAX_PER_KEY rows.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import MutableMapping
+from dataclasses import dataclass
 from typing import Any
 
 import faust
@@ -52,10 +55,10 @@ from streamproc.detect.duplicates import (
     Probe,
     empty_result,
     is_empty,
-    is_expired,
     key_partition,
     keys_by_partition,
     match_and_index,
+    remembered,
     verdict,
 )
 from streamproc.errors import DecodeError
@@ -66,52 +69,57 @@ log = logging.getLogger("streamproc.stages.duplicates")
 
 JOIN_TIMEOUT = 30.0  # seconds a comment waits for all shards before it is published with what came
 JOIN_TICK = 2.0  # how often the join looks for comments that waited too long
-SWEEP_BATCH = 4  # index keys examined for expiry per shard event: sweeping costs little per event
-MAX_PENDING_DELETES = 10_000  # expired keys remembered for their own partition's next event
+DONE_TTL = 300.0  # seconds a finished join is remembered, so a re-delivered reply is ignored
 
 
-def _owner(key: str, partitions: int) -> int:
-    if key.startswith("d"):  # doc rows are named after the shard that holds them
-        return int(key[1 : key.index(":")])
-    return key_partition(key, partitions)
+@dataclass(slots=True)
+class Joins:
+    """The shard replies of each comment, until all are in (any mapping: a Faust table in the
+    stream, so that a restart keeps half-joined comments). A finished comment is remembered for
+    DONE_TTL, so that a re-delivered reply neither completes a join early nor starts a new one."""
 
+    table: MutableMapping[str, Any]
+    timeout: float = JOIN_TIMEOUT
+    done_ttl: float = DONE_TTL
 
-class Sweeper:
-    """Deletes index entries with nothing left in the window, a few per event, each on its own
-    partition's event (so that its tombstone goes to the changelog partition holding the key)."""
+    def add(self, reply: dict[str, Any], partition: int, now: float) -> dict[str, Any] | None:
+        """Record one shard's reply; returns the joined entry when the comment is complete."""
+        cid = reply["id"]
+        entry = self.table.get(cid) or {"m": [], "s": [], "n": reply["n"], "t": now}
+        shard = reply.get("s")
+        if entry.get("done") or (shard is not None and shard in entry["s"]):
+            return None  # re-delivered: this shard was already counted
+        entry["m"] += reply["m"]
+        entry["s"].append(shard)
+        entry["part"] = partition
+        for name in ("env", "p"):
+            if name in reply:
+                entry[name] = reply[name]
+        if len(entry["s"]) >= entry["n"] and "env" in entry:
+            self.table[cid] = {"done": True, "t": now, "part": partition}
+            return entry
+        self.table[cid] = entry
+        return None
 
-    def __init__(self, index: Any, partitions: int, window: float) -> None:
-        self.index, self.partitions, self.window = index, partitions, window
-        self.keys: Iterator[str] | None = None
-        self.pending: dict[int, set[str]] = {}
-
-    def step(self, partition: int, now: float) -> int:
-        deleted = 0
-        for key in self.pending.pop(partition, ()):
-            value = self.index.get(key)
-            if value is not None and is_expired(key, value, now, self.window):
-                del self.index[key]
-                deleted += 1
-        for _ in range(SWEEP_BATCH):
-            try:
-                if self.keys is None:
-                    self.keys = iter(self.index.keys())
-                key = next(self.keys)
-            except (StopIteration, RuntimeError):  # a full pass done, or a dict changed under us
-                self.keys = None
-                break
-            value = self.index.get(key)
-            if value is None or not is_expired(key, value, now, self.window):
+    def expire(self, partition: int, now: float) -> list[dict[str, Any]]:
+        """The entries of `partition` that waited longer than the timeout, to publish as partial;
+        forgets finished comments after DONE_TTL."""
+        out = []
+        for cid, entry in list(self.table.items()):
+            if entry.get("part") != partition:
                 continue
-            owner = _owner(key, self.partitions)
-            if owner == partition:
-                del self.index[key]
-                deleted += 1
-            else:
-                todo = self.pending.setdefault(owner, set())
-                if len(todo) < MAX_PENDING_DELETES:
-                    todo.add(key)
-        return deleted
+            if entry.get("done"):
+                if now - entry["t"] >= self.done_ttl:
+                    del self.table[cid]
+            elif now - entry["t"] < self.timeout:
+                continue
+            elif "env" in entry:
+                out.append(entry)
+                self.table[cid] = {"done": True, "t": now, "part": partition}
+            else:  # the reply with the comment has not come: it starts a new entry if it does
+                log.warning("join_waiting comment_id=%s got=%s of %s", cid, len(entry["s"]), entry["n"])
+                del self.table[cid]
+        return out
 
 
 def register(ctx: StageContext) -> list[Any]:
@@ -120,9 +128,13 @@ def register(ctx: StageContext) -> list[Any]:
     shards = raw_topic(ctx.app, f"{s.app_id}-duplicates-shards", internal=True, partitions=s.partitions)
     replies = raw_topic(ctx.app, f"{s.app_id}-duplicates-replies", internal=True, partitions=s.partitions)
     index = ctx.app.Table("duplicates-index", key_type=str, partitions=s.partitions)
-    join = ctx.app.Table("duplicates-join", key_type=str, partitions=s.partitions)
-    sweeper = Sweeper(index, s.partitions, config.window)
-    stream_time: dict[int, float] = {}
+    joins = Joins(ctx.app.Table("duplicates-join", key_type=str, partitions=s.partitions))
+
+    for cause in ("window", "budget"):
+        ctx.metrics.evictions.labels(cause)
+
+    def evicted(cause: str) -> None:
+        ctx.metrics.evictions.labels(cause).inc()
 
     async def route(env: Any, event: Any) -> None:
         c = env.comment
@@ -145,16 +157,13 @@ def register(ctx: StageContext) -> list[Any]:
                 matches: list[Match] = []
                 if body["p"] is not None:
                     p = Probe.from_dict(body["p"])
-                    matches = match_and_index(index, p, body["k"], config, shard=partition)
-                    now = stream_time[partition] = max(stream_time.get(partition, 0.0), p.sighting.at)
-                    try:  # expiry is housekeeping: it must never cost a comment its reply
-                        sweeper.step(partition, now)
-                    except Exception:
-                        log.exception("sweep_error partition=%s", partition)
-                        sweeper.keys = None
+                    matches = match_and_index(
+                        index, p, body["k"], config, shard=partition, wall=time.time(), on_evict=evicted
+                    )
                 reply: dict[str, Any] = {
                     "id": body["id"],
                     "n": body["n"],
+                    "s": partition,  # which shard answered: a re-delivered reply is counted once
                     "m": [m.to_list() for m in matches],
                 }
                 if "env" in body:
@@ -189,20 +198,9 @@ def register(ctx: StageContext) -> list[Any]:
                 if body["n"] == 1:
                     await finish(body, partial=False)
                     continue
-                cid = body["id"]
-                entry = join.get(cid) or {"m": [], "got": 0, "n": body["n"], "t": time.time()}
-                entry["m"] += body["m"]
-                entry["got"] += 1
-                entry["part"] = event.message.partition
-                for name in ("env", "p"):
-                    if name in body:
-                        entry[name] = body[name]
-                if entry["got"] >= entry["n"] and "env" in entry:
+                entry = joins.add(body, event.message.partition, time.time())
+                if entry is not None:
                     await finish(entry, partial=False)
-                    if cid in join:
-                        del join[cid]
-                else:
-                    join[cid] = entry
             except (DecodeError, orjson.JSONDecodeError, KeyError, TypeError) as exc:
                 await dead_letter(ctx, "duplicates-join", event, "bad_stage_message", repr(exc))
             except Exception as exc:
@@ -213,15 +211,12 @@ def register(ctx: StageContext) -> list[Any]:
                 )
 
     async def expire_joins(partition: int) -> None:
-        now = time.time()
-        for cid, entry in list(join.items()):
-            if entry.get("part") != partition or now - entry["t"] < JOIN_TIMEOUT:
-                continue
-            if "env" in entry:
+        for entry in joins.expire(partition, time.time()):
+            try:
                 await finish(entry, partial=True)
-            else:  # the message with the comment never came: nothing to publish
-                log.warning("join_dropped comment_id=%s got=%s of %s", cid, entry["got"], entry["n"])
-            del join[cid]
+            except Exception as exc:  # one bad entry must not cost the others their verdict
+                ctx.metrics.errors.labels("duplicates-join", type(exc).__name__[:40]).inc()
+                log.exception("join_expiry_error partition=%s", partition)
 
     @ctx.app.timer(JOIN_TICK)
     async def tick() -> None:
@@ -231,7 +226,8 @@ def register(ctx: StageContext) -> list[Any]:
 
     @ctx.app.timer(30.0)
     async def state_size() -> None:
-        ctx.metrics.state_entries.set(len(index))
+        owned = [tp.partition for tp in ctx.app.consumer.assignment() if tp.topic == shards.get_topic_name()]
+        ctx.metrics.index_comments.set(sum(remembered(index, partition) for partition in owned))
 
     return [
         stage_agent(ctx, "duplicates", ctx.topics["links"], route),

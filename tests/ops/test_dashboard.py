@@ -16,7 +16,7 @@ REQUIRED = {
     "streamproc_consumer_lag": "lag",
     "streamproc_dead_letters_total": "dead letters",
     "streamproc_errors_total": "errors",
-    "streamproc_duplicate_state_entries": "state size",
+    "streamproc_duplicate_index_comments": "state size",
     "streamproc_model_version": "model version",
     "process_cpu_seconds_total": "CPU",
     "process_resident_memory_bytes": "memory",

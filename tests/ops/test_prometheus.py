@@ -290,7 +290,7 @@ def test_worker_metrics_pass_promtool_check_metrics(live: Live) -> None:
         "streamproc_dead_letters_total",
         "streamproc_stage_duration_seconds",
         "streamproc_end_to_end_seconds",
-        "streamproc_duplicate_state_entries",
+        "streamproc_duplicate_index_comments",
         "streamproc_model_version",
         "streamproc_consumer_lag",
         "process_cpu_seconds_total",

@@ -3,6 +3,7 @@ bounds, and the same verdict whether the index is one dict or split over partiti
 
 from __future__ import annotations
 
+import random
 from typing import Any
 
 import pytest
@@ -12,14 +13,15 @@ from streamproc.detect.duplicates import (
     Match,
     Probe,
     check_duplicate,
-    is_expired,
     key_partition,
     keys_by_partition,
     match_and_index,
     probe,
+    remembered,
     verdict,
 )
 from streamproc.detect.text import clean, normalise, normalise_duplicate
+from streamproc.gen.near_dups import TOPICS, comment_text
 
 BASE = "The new tram line runs late every morning and the drivers blame the timetable again"
 
@@ -130,17 +132,87 @@ def test_keys_are_bounded() -> None:
     index: dict[str, Any] = {}
     for i in range(10):
         check_duplicate(config, index, str(i), f"a{i}", f"t{i}", float(i), BASE)
-    band_rows = [v for k, v in index.items() if not k.startswith("d")]
+    band_rows = [v for k, v in index.items() if k[0] in "bx"]
     assert max(len(v) for v in band_rows) == 4
     # the oldest in the window stays, so a campaign's original is still named
     r = check_duplicate(config, index, "x", "z", "tz", 20.0, BASE)
     assert r.data["original_id"] == "0"
 
 
-def test_is_expired() -> None:
-    assert is_expired("bkey", [["1", 10.0], ["2", 20.0]], now=200.0, window=100.0)
-    assert not is_expired("bkey", [["1", 10.0], ["2", 150.0]], now=200.0, window=100.0)
-    assert is_expired("d0:1", ["1", "a", "t", 50.0, "text"], now=200.0, window=100.0)
+def _texts(n: int, seed: int = 3) -> list[str]:
+    rng = random.Random(seed)
+    return [comment_text(rng, rng.choice(list(TOPICS))) for _ in range(n)]
+
+
+def _add(config: DuplicateConfig, index: dict[str, Any], cid: str, text: str, at: float, **kw: Any) -> Any:
+    p = probe(config, cid, f"a{cid}", f"t{cid}", at, text)
+    assert p is not None
+    return verdict(p, match_and_index(index, p, p.keys, config, **kw))
+
+
+def test_window_eviction_forgets_docs_keys_and_log() -> None:
+    config = DuplicateConfig(window=100.0)
+    index: dict[str, Any] = {}
+    texts = _texts(30)
+    for i, text in enumerate(texts[:20]):
+        _add(config, index, str(i), text, float(i))
+    assert remembered(index, 0) == 20
+    first_keys = probe(config, "0", None, "t", 0.0, texts[0])
+    assert first_keys is not None and all(k in index for k in first_keys.keys)
+    for i, text in enumerate(texts[20:], start=20):  # 200 s later: all of the first 20 left the window
+        _add(config, index, str(i), text, 200.0 + i)
+    assert remembered(index, 0) == 10
+    assert not any(k in index for k in first_keys.keys)
+    assert not any(k.startswith(("d0:0", "l0:0")) for k in index)
+    # what is left is exactly the 10 recent comments: their keys, doc rows, log rows and the head
+    assert len(index) == len({k for t in texts[20:] for k in probe(config, "x", None, "t", 0, t).keys}) + 21  # type: ignore[union-attr]
+
+
+def test_size_budget_bounds_the_index_and_forgets_the_oldest_first() -> None:
+    config = DuplicateConfig(max_comments=50)
+    index: dict[str, Any] = {}
+    causes: list[str] = []
+    texts = _texts(300)
+    for i, text in enumerate(texts):
+        _add(config, index, str(i), text, float(i), on_evict=causes.append)
+    assert remembered(index, 0) == 50
+    assert causes == ["budget"] * 250
+    assert len([k for k in index if k.startswith("d0:")]) == 50
+    assert len(index) <= 50 * (1 + config.params.bands + 2) + 1
+    assert _add(config, index, "old", texts[0], 400.0).label == "unique"  # forgotten
+    recent = _add(config, index, "new", texts[-1], 400.0)
+    assert recent.label == "duplicate" and recent.data["original_id"] == str(len(texts) - 1)
+
+
+def test_eviction_keeps_keys_that_remembered_comments_still_use() -> None:
+    config = DuplicateConfig(max_comments=2)
+    index: dict[str, Any] = {}
+    a, other = _texts(2, seed=9)
+    _add(config, index, "A", a, 0.0)
+    assert _add(config, index, "B", a, 1.0).data["original_id"] == "A"
+    _add(config, index, "C", other, 2.0)  # over budget: A is forgotten, B still uses its keys
+    assert "d0:A" not in index and "d0:B" in index
+    r = _add(config, index, "D", a, 3.0)
+    assert r.label == "duplicate" and r.data["original_id"] == "B"
+
+
+def test_a_far_future_timestamp_does_not_expire_the_shard() -> None:
+    config = DuplicateConfig(window=3600.0)
+    index: dict[str, Any] = {}
+    a, b, c = _texts(3, seed=11)
+    _add(config, index, "1", a, 1000.0, wall=1000.0)
+    _add(config, index, "2", b, 1e10, wall=1000.0)  # a producer's clock far ahead
+    _add(config, index, "3", c, 1010.0, wall=1010.0)
+    assert _add(config, index, "4", a, 1020.0, wall=1020.0).data["original_id"] == "1"
+
+
+def test_redelivery_keeps_one_log_entry() -> None:
+    config = DuplicateConfig()
+    index: dict[str, Any] = {}
+    (a,) = _texts(1)
+    _add(config, index, "1", a, 0.0)
+    _add(config, index, "1", a, 0.0)
+    assert remembered(index, 0) == 1
 
 
 @pytest.mark.parametrize("partitions", [1, 2, 3, 8])
