@@ -24,9 +24,9 @@ partitions of an internal topic:
 Measured (bench/bench_duplicates.py, 2 shared cores): the core alone runs at about 900 comments/s
 with 100k comments in the window (1.1 ms each, most of it verifying candidates), 700/s with RocksDB
 as the store; index state is about 930 bytes per comment on one partition (17 keys, one doc row).
-The stream adds, per comment: with one partition 3 Kafka messages (shard, reply, verdict) and 18
-changelog writes, no join; with 4 partitions about 9 messages and 25 changelog writes (the doc row is
-kept once per involved partition). A bare Faust hop handles a few thousand messages/s per process
+The stream adds, per comment: with one partition 3 Kafka messages (shard, reply, verdict) and 20
+changelog writes, no join; with 4 partitions about 9 messages and 33 changelog writes (the doc row,
+log row and log head are kept once per involved partition). A bare Faust hop handles a few thousand messages/s per process
 (design notes), so the two extra hops and the changelog writes, not the detection, bound a
 partition's throughput at several partitions: keys are therefore grouped per partition (one shard
 message per partition, not per key) and the join table is skipped when one shard holds every key.
@@ -224,7 +224,7 @@ def register(ctx: StageContext) -> list[Any]:
             if tp.topic == replies.get_topic_name():
                 await replies.send(value=encode({"tick": time.time()}), partition=tp.partition)
 
-    @ctx.app.timer(30.0)
+    @ctx.app.timer(10.0)
     async def state_size() -> None:
         owned = [tp.partition for tp in ctx.app.consumer.assignment() if tp.topic == shards.get_topic_name()]
         ctx.metrics.index_comments.set(sum(remembered(index, partition) for partition in owned))

@@ -12,7 +12,7 @@ import orjson
 import pytest
 
 from streamproc.broker.kafka import KafkaBroker
-from streamproc.detect.duplicates import PARAMS, THRESHOLD
+from streamproc.detect.duplicates import PARAMS, THRESHOLD, DuplicateConfig, keys_by_partition, probe
 from streamproc.detect.minhash import jaccard, shingles
 from streamproc.detect.text import normalise_duplicate
 from streamproc.gen.near_dups import TOPICS, comment_text, variant
@@ -124,3 +124,14 @@ def test_new_worker_recovers_index_from_changelog(
         assert "duplicate.campaign" in {r["code"] for r in v["reasons"]}
     labels = {verdicts[c["id"]]["label"] for c in repeats}
     assert labels == {"duplicate", "near_duplicate"}, labels
+    # The shards' arrival logs came back too: the new worker counts the comments it never saw.
+    config = DuplicateConfig()
+    expected = 0
+    for e in originals + repeats:
+        p = probe(config, e["id"], None, "t", 0.0, e["text"])
+        assert p is not None
+        expected += len(keys_by_partition(p.keys, 2))
+    deadline = time.monotonic() + 30  # the gauge is refreshed every 10 s
+    while second.metric("streamproc_duplicate_index_comments") != expected:
+        assert time.monotonic() < deadline, (expected, second.metrics_text())
+        time.sleep(1)
