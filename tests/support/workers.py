@@ -45,6 +45,7 @@ class WorkerProcess:
     metrics_port: int = 0
     proc: subprocess.Popen[bytes] | None = None
     name: str = "worker"
+    loglevel: str = "warning"
 
     @property
     def log_path(self) -> Path:
@@ -68,7 +69,7 @@ class WorkerProcess:
         self.workdir.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("ab") as log:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "streamproc", "worker", "--loglevel", "warning"],
+                [sys.executable, "-m", "streamproc", "worker", "--loglevel", self.loglevel],
                 env=env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
