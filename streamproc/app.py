@@ -16,6 +16,7 @@ from streamproc import __version__
 from streamproc.config import Settings, Topics
 from streamproc.metrics import Metrics
 from streamproc.pipeline import StageLogic
+from streamproc.recovery import SeekFirstTableManager
 from streamproc.stages import decide, duplicates, links, spam
 from streamproc.stages.common import StageContext, raw_topic
 
@@ -106,6 +107,9 @@ def create_app(settings: Settings, metrics: Metrics) -> faust.App:
         consumer_metadata_max_age_ms=10_000,  # small batches: throughput without noticeable latency
         # Every comment must get a verdict: at-least-once, never exactly_once (see design notes).
         processing_guarantee="at_least_once",
+        # Stream partitions resumed after the seek to their committed offsets (streamproc/recovery.py):
+        # Faust resumes them first, and records fetched meanwhile can be lost at a takeover.
+        TableManager=SeekFirstTableManager,
     )
     topics = {f.name: raw_topic(app, getattr(settings.topics, f.name)) for f in fields(Topics)}
     ctx = StageContext(app, settings, topics, metrics, StageLogic(settings))

@@ -1,0 +1,66 @@
+"""Faust's end of table recovery, with the stream partitions resumed only after they are seeked.
+
+faust-streaming 0.15.3 (`faust.tables.recovery.Recovery.on_recovery_completed`) resumes the
+stream partitions and then seeks them to their committed offsets, while the consumer's flow is
+already active (it was resumed to read the changelogs). A fetch that returns during the seek is
+delivered to the agents; the seek then sets the read offsets back to the committed ones, the
+`flow_control.resume()` that follows clears the agents' queues (dropping what was delivered and
+not yet processed), and the rest of the fetched batch moves the read offsets past the dropped
+records: the records fetched again from the committed offset are discarded as already read
+("DROPPED MESSAGE ROFF"), and the offsets committed next skip them. Those records are lost, and
+it happens to a worker that gets partitions with a backlog waiting, i.e. during a takeover.
+
+Here the stream partitions stay paused until the seek is done; the rest is Faust's code.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, cast
+
+from faust.tables import TableManager
+from faust.tables.recovery import Recovery
+
+
+class SeekFirstRecovery(Recovery):
+    async def on_recovery_completed(self, generation_id: int = 0) -> None:
+        consumer = self.app.consumer
+        self.log.info("Restore complete!")
+        await self.app.on_rebalance_complete.send()
+        self._set_recovery_ended()
+        callback_coros = [
+            asyncio.ensure_future(
+                table.on_recovery_completed(self.actives_for_table[table], self.standbys_for_table[table])
+            )
+            for table in self.tables.values()
+        ]
+        if callback_coros:
+            await asyncio.wait(callback_coros)
+        assignment = consumer.assignment()
+        if self.app.consumer_generation_id != generation_id:
+            self.log.warning(
+                f"Recovery rebalancing again app id {self.app.consumer_generation_id} param {generation_id}"
+            )
+            return
+        if assignment:
+            self.log.info("Seek stream partitions to committed offsets.")
+            await self._wait(consumer.perform_seek(), timeout=self.app.conf.broker_request_timeout)
+        # Resumed only now: nothing of theirs was fetched for the agents before the seek.
+        consumer.resume_partitions({tp for tp in assignment if not self._is_changelog_tp(tp)})
+        self.completed.set()
+        self.app.flow_control.resume()
+        consumer.resume_flow()
+        await cast(Any, self.app)._fetcher.maybe_start()
+        self.tables.on_actives_ready()
+        if not self.app.assignor.assigned_standbys():
+            self.tables.on_standbys_ready()
+        self.app.on_rebalance_end()
+        self.log.info("Worker ready")
+
+
+class SeekFirstTableManager(TableManager):
+    @property
+    def recovery(self) -> Recovery:
+        if self._recovery is None:
+            self._recovery = SeekFirstRecovery(self.app, self, beacon=self.beacon, loop=self.loop)
+        return self._recovery
