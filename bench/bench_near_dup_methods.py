@@ -24,7 +24,6 @@ pair within distance r shares a key (pigeonhole). Not a test: it prints figures.
 
 from __future__ import annotations
 
-import math
 import sys
 import time
 from collections.abc import Sequence
@@ -36,6 +35,7 @@ import numpy.typing as npt
 from streamproc.detect.duplicates import MAX_DOC_CHARS, MIN_CHARS, THRESHOLD, fingerprint, is_empty
 from streamproc.detect.minhash import LshParams, MinHasher, shingles
 from streamproc.detect.text import normalise_duplicate
+from streamproc.gen.allpairs import exact_pairs
 from streamproc.gen.near_dups import generate
 
 U64 = npt.NDArray[np.uint64]
@@ -83,57 +83,9 @@ def load_corpus(n: int) -> tuple[list[str], list[U64]]:
     return norms, sets
 
 
-def exact_pairs(sets: list[U64], t: float) -> Truth:
-    """Every pair with Jaccard >= t, exactly: AllPairs (Bayardo et al.), as in
-    tests/quality/test_duplicates_quality.py (documents by size, tokens rarest first, prefix
-    filtering, vectorised overlap counts)."""
-    n = len(sets)
-    lens = np.array([len(s) for s in sets], dtype=np.int64)
-    indptr = np.concatenate([[0], np.cumsum(lens)])
-    _, inv = np.unique(np.concatenate(sets), return_inverse=True)
-    freq = np.bincount(inv)
-    toks = []
-    for i in range(n):
-        t_i = inv[indptr[i] : indptr[i + 1]]
-        toks.append(t_i[np.lexsort((t_i, freq[t_i]))])
-    order = np.argsort(lens, kind="stable")
-    rank = np.empty(n, dtype=np.int64)
-    rank[order] = np.arange(n)
-    alpha = 2 * t / (1 + t)
-    live = [i for i in range(n) if lens[i]]
-    idx_tok = np.concatenate([toks[i][: lens[i] - math.ceil(alpha * lens[i]) + 1] for i in live])
-    idx_doc = np.concatenate(
-        [np.full(lens[i] - math.ceil(alpha * lens[i]) + 1, i, dtype=np.int64) for i in live]
-    )
-    by = np.lexsort((rank[idx_doc], idx_tok))
-    post_doc, post_rank = idx_doc[by], rank[idx_doc[by]]
-    post_ptr = np.concatenate([[0], np.cumsum(np.bincount(idx_tok, minlength=len(freq)))])
-    mask = np.zeros(len(freq), dtype=bool)
-    pairs: dict[tuple[int, int], float] = {}
-    for y in order:
-        size = lens[y]
-        if not size:
-            continue
-        probe_toks = toks[y][: size - math.ceil(t * size) + 1]
-        starts, ends = post_ptr[probe_toks], post_ptr[probe_toks + 1]
-        counts = ends - starts
-        if not counts.sum():
-            continue
-        firsts = np.concatenate([[0], np.cumsum(counts)[:-1]])
-        at = np.repeat(starts - firsts, counts) + np.arange(counts.sum())
-        cand = np.unique(post_doc[at[post_rank[at] < rank[y]]])
-        cand = cand[lens[cand] >= t * size]
-        if not len(cand):
-            continue
-        cl = lens[cand]
-        offsets = np.concatenate([[0], np.cumsum(cl)[:-1]])
-        gather = np.repeat(indptr[cand] - offsets, cl) + np.arange(cl.sum())
-        mask[inv[indptr[y] : indptr[y + 1]]] = True
-        overlap = np.add.reduceat(mask[inv[gather]].astype(np.int64), offsets)
-        mask[inv[indptr[y] : indptr[y + 1]]] = False
-        jac = overlap / (cl + size - overlap)
-        for j, v in zip(cand[jac >= t].tolist(), jac[jac >= t].tolist(), strict=True):
-            pairs[(min(j, int(y)), max(j, int(y)))] = v
+def exact_truth(sets: list[U64], t: float) -> Truth:
+    """Every pair with Jaccard >= t, exactly (streamproc.gen.allpairs, as the quality test)."""
+    pairs = exact_pairs(sets, t)
     items = sorted(pairs.items())
     return Truth(
         np.array([p[0] for p, _ in items], dtype=np.int64),
@@ -290,7 +242,7 @@ def main(n: int) -> None:
     started = time.perf_counter()
     norms, sets = load_corpus(n)
     lengths = np.array([len(s) for s in norms])
-    truth = exact_pairs(sets, THRESHOLD)
+    truth = exact_truth(sets, THRESHOLD)
     print(
         f"{n} comments, {len(sets)} non-empty (normalised length: median {int(np.median(lengths))}, "
         f"p90 {int(np.percentile(lengths, 90))}, {(lengths < 300).mean():.0%} under 300 chars); "
