@@ -3,6 +3,7 @@ comments in the window, and what the stream adds per comment (hops, messages, ch
 
     .venv/bin/python bench/bench_duplicates.py            # 100k (dict and RocksDB) and 1M (RocksDB)
     .venv/bin/python bench/bench_duplicates.py 100000:dict 200000     # sizes (and stores) of your choice
+    .venv/bin/python bench/bench_duplicates.py 200000:dict:50000      # with a size budget: evictions too
 
 The index lives in a dict (what `streamproc check` uses) or in RocksDB through rocksdict with JSON
 values (what a Faust table with the rocksdb:// store does, minus the changelog). Comments come from
@@ -16,6 +17,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator, MutableMapping
+from dataclasses import replace
 from typing import Any
 
 import orjson
@@ -27,6 +29,7 @@ from streamproc.detect.duplicates import (
     keys_by_partition,
     match_and_index,
     probe,
+    remembered,
     verdict,
 )
 from streamproc.events import parse_time
@@ -96,11 +99,14 @@ def run(n: int, store: str, config: DuplicateConfig) -> None:
         labels[result.label] = labels.get(result.label, 0) + 1
     seconds = time.perf_counter() - started
     entries, size = dict_bytes(index) if store == "dict" else index.encoded_bytes()
+    kept = remembered(index, 0)
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    budget = f" budget {config.max_comments:,}" if config.max_comments < n else ""
     print(
-        f"{n:>9,} comments  store={store:<7} {n / seconds:8,.0f} comments/s  "
-        f"({seconds * 1e6 / n:5.0f} us each)  index: {entries:,} entries, {size / n:6.0f} bytes/comment "
-        f"(keys + JSON values)  labels={labels}  gen {gen_s:.0f} s  max RSS {rss_mb:,.0f} MB",
+        f"{n:>9,} comments  store={store:<7}{budget} {n / seconds:8,.0f} comments/s  "
+        f"({seconds * 1e6 / n:5.0f} us each)  index: {kept:,} comments, {entries:,} entries, "
+        f"{size / max(kept, 1):6.0f} bytes/comment (keys + JSON values)  labels={labels}  "
+        f"gen {gen_s:.0f} s  max RSS {rss_mb:,.0f} MB",
         flush=True,
     )
     if store != "dict":
@@ -146,14 +152,20 @@ def main(argv: list[str]) -> None:
         f"MinHash k={config.params.k} bands={config.params.bands} rows={config.params.rows}, "
         f"threshold {config.threshold}, window {config.window:.0f} s, max {config.max_per_key} rows per key"
     )
-    plans = [(int(a.split(":")[0]), a.split(":")[1] if ":" in a else "rocksdb") for a in argv] or [
-        (100_000, "dict"),
-        (100_000, "rocksdb"),
-        (1_000_000, "rocksdb"),
+    plans = [_plan(a) for a in argv] or [
+        (100_000, "dict", 0),
+        (100_000, "rocksdb", 0),
+        (1_000_000, "rocksdb", 0),
     ]
     stream_costs(config)
-    for n, store in plans:
-        run(n, store, config)
+    for n, store, budget in plans:
+        run(n, store, replace(config, max_comments=budget) if budget else config)
+
+
+def _plan(arg: str) -> tuple[int, str, int]:
+    """N[:store[:budget]], e.g. 200000:dict:50000 (a budget below N measures eviction too)."""
+    parts = arg.split(":")
+    return int(parts[0]), parts[1] if len(parts) > 1 else "rocksdb", int(parts[2]) if len(parts) > 2 else 0
 
 
 if __name__ == "__main__":
