@@ -22,8 +22,9 @@ partitions of an internal topic:
    publish what it has after JOIN_TIMEOUT seconds, so no comment waits forever for a lost shard.
 
 Measured (bench/bench_duplicates.py, 2 shared cores): the core alone runs at about 900 comments/s
-with 100k comments in the window (1.1 ms each, most of it verifying candidates), 700/s with RocksDB
-as the store; index state is about 930 bytes per comment on one partition (17 keys, one doc row).
+with 100k comments in the window (1.1 ms each, most of it verifying candidates), 580/s with RocksDB
+as the store, 224/s with RocksDB and 1M comments in the window; index state is about 900-950 bytes
+per comment on one partition (17 keys, a doc row, a log row).
 The stream adds, per comment: with one partition 3 Kafka messages (shard, reply, verdict) and 20
 changelog writes, no join; with 4 partitions about 9 messages and 33 changelog writes (the doc row,
 log row and log head are kept once per involved partition). A bare Faust hop handles a few thousand messages/s per process
