@@ -69,7 +69,8 @@ from streamproc.stages.common import StageContext, dead_letter, publish, raw_top
 log = logging.getLogger("streamproc.stages.duplicates")
 
 JOIN_TIMEOUT = 30.0  # seconds a comment waits for all shards before it is published with what came
-JOIN_TICK = 2.0  # how often the join looks for comments that waited too long
+JOIN_TICK = 10.0  # how often the join looks for comments that waited too long: each look reads the
+# whole join table, done markers included (about DONE_TTL x the comment rate entries)
 DONE_TTL = 300.0  # seconds a finished join is remembered, so a re-delivered reply is ignored
 
 
