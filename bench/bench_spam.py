@@ -37,7 +37,7 @@ def main() -> None:
     for c in comments:
         env = Envelope(c, {}, 0.0)
         env.stages["links"] = logic.links(env)
-        env.stages["duplicates"] = logic.duplicates(env, logic.duplicate_key(env), history)
+        env.stages["duplicates"] = logic.duplicates(env, history)
         envs.append(env)
 
     print(f"spam core, {n} comments (mean {sum(len(c.text) for c in comments) / n:.0f} chars)")

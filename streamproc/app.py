@@ -102,9 +102,9 @@ def create_app(settings: Settings, metrics: Metrics) -> faust.App:
         consumer_auto_offset_reset="earliest",
         web_enabled=False,
         autodiscover=False,
-        producer_linger_ms=5,
+        producer_linger_ms=5,  # small batches: throughput without noticeable latency
         # Notice topics created after start (by another worker) in seconds, not 5 minutes.
-        consumer_metadata_max_age_ms=10_000,  # small batches: throughput without noticeable latency
+        consumer_metadata_max_age_ms=10_000,
         # Every comment must get a verdict: at-least-once, never exactly_once (see design notes).
         processing_guarantee="at_least_once",
         # Stream partitions resumed after the seek to their committed offsets (streamproc/recovery.py):

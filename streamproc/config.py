@@ -9,6 +9,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from streamproc.detect.duplicates import MAX_COMMENTS, THRESHOLD, WINDOW_SECONDS
 from streamproc.errors import ConfigError
 
 ALL_STAGES = ("links", "duplicates", "spam", "decide")
@@ -78,9 +79,9 @@ class Settings:
     site_thresholds: str = ""
     spam_model: str = ""
     domain_lists: str = ""
-    duplicate_window: float = 7 * 24 * 3600.0
-    duplicate_threshold: float = 0.5
-    duplicate_max_comments: int = 1_000_000
+    duplicate_window: float = WINDOW_SECONDS
+    duplicate_threshold: float = THRESHOLD
+    duplicate_max_comments: int = MAX_COMMENTS
     security_protocol: str = "PLAINTEXT"
     sasl_mechanism: str = "PLAIN"
     sasl_username: str = ""

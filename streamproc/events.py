@@ -237,11 +237,18 @@ def encode(obj: dict[str, Any]) -> bytes:
 def decode_stage_message(data: bytes) -> Envelope:
     """Decode a stage message published by an earlier stage (trusted: already validated)."""
     try:
-        obj = orjson.loads(data)
+        return stage_message_from_dict(orjson.loads(data))
+    except orjson.JSONDecodeError as exc:
+        raise DecodeError("bad_stage_message", f"not a streamproc stage message: {exc!r}") from None
+
+
+def stage_message_from_dict(obj: Any) -> Envelope:
+    """A stage message already parsed from JSON (e.g. carried inside another message)."""
+    try:
         comment = comment_from_dict(obj["comment"])
         stages = {name: StageResult.from_dict(r) for name, r in obj["stages"].items()}
         return Envelope(comment, stages, obj.get("received_at", time.time()))
     except DecodeError:
         raise
-    except (orjson.JSONDecodeError, KeyError, TypeError, AttributeError) as exc:
+    except (KeyError, TypeError, AttributeError) as exc:
         raise DecodeError("bad_stage_message", f"not a streamproc stage message: {exc!r}") from None

@@ -10,15 +10,7 @@ from typing import Any
 
 from streamproc.config import Settings
 from streamproc.detect.decide import SiteThresholds, Thresholds, decide
-from streamproc.detect.duplicates import (
-    DuplicateConfig,
-    Probe,
-    empty_result,
-    is_empty,
-    match_and_index,
-    probe,
-    verdict,
-)
+from streamproc.detect.duplicates import DuplicateConfig, Probe, check_duplicate, is_empty, probe
 from streamproc.detect.features import observe_author
 from streamproc.detect.links import DomainLists, DomainListsFile, add_campaign, assess_links
 from streamproc.detect.model import LinearModel
@@ -100,14 +92,13 @@ class StageLogic:
             return None
         return probe(self.duplicate_config, c.id, c.author_key, c.thread_id, c.posted_at, c.text)
 
-    def duplicates(self, env: Envelope, key: Probe | None, history: History) -> StageResult:
+    def duplicates(self, env: Envelope, history: History) -> StageResult:
         """Check against and update `history` (the whole index: one shard), as the stream does
         on a single partition."""
-        if is_empty(env.comment.text):
-            return empty_result()
-        if key is None:
-            return verdict(None, ())
-        return verdict(key, match_and_index(history, key, key.keys, self.duplicate_config))
+        c = env.comment
+        return check_duplicate(
+            self.duplicate_config, history, c.id, c.author_key, c.thread_id, c.posted_at, c.text
+        )
 
     @staticmethod
     def spam_key(env: Envelope) -> str:
@@ -138,6 +129,6 @@ class StageLogic:
     def run_all(self, env: Envelope, history: History) -> tuple[str, StageResult]:
         """All stages in order, as the streaming pipeline chains them (used by `check`)."""
         env.stages["links"] = self.links(env)
-        env.stages["duplicates"] = self.duplicates(env, self.duplicate_key(env), history)
+        env.stages["duplicates"] = self.duplicates(env, history)
         env.stages["spam"] = self.spam(env)
         return self.decide(env)

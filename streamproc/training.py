@@ -173,7 +173,7 @@ def fit(examples: Sequence[Example], settings: Settings, *, epochs: int = 6, see
     for ex in _in_time_order(examples):
         env = Envelope(ex.comment, {}, 0.0)
         env.stages["links"] = logic.links(env)
-        env.stages["duplicates"] = logic.duplicates(env, logic.duplicate_key(env), history)
+        env.stages["duplicates"] = logic.duplicates(env, history)
         activity = None
         if ex.comment.author_key:
             key = logic.spam_key(env)

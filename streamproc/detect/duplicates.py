@@ -47,7 +47,7 @@ MAX_PER_KEY = 24  # comments remembered per index key: the oldest in the window 
 MAX_DOC_CHARS = 2000  # normalised text kept per comment for verification; longer is cut
 MIN_CHARS = 3  # shorter texts ("ok", "+1", "!!!") are empty or junk, not compared
 MAX_MATCH_IDS = 5  # earlier comments listed in the verdict
-# Size budget: comments remembered per shard (index partition). The bench measured about 930 bytes
+# Size budget: comments remembered per shard (index partition). The bench measured 890-950 bytes
 # of keys and values per comment, so the default caps a partition's index near 1 GB; the window
 # (a week) is what normally bounds it.
 MAX_COMMENTS = 1_000_000

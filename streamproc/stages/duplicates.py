@@ -63,7 +63,7 @@ from streamproc.detect.duplicates import (
     verdict,
 )
 from streamproc.errors import DecodeError
-from streamproc.events import decode_stage_message, encode
+from streamproc.events import encode, stage_message_from_dict
 from streamproc.stages.common import StageContext, dead_letter, publish, raw_topic, stage_agent
 
 log = logging.getLogger("streamproc.stages.duplicates")
@@ -88,8 +88,8 @@ class Joins:
         """Record one shard's reply; returns the joined entry when the comment is complete."""
         cid = reply["id"]
         entry = self.table.get(cid) or {"m": [], "s": [], "n": reply["n"], "t": now}
-        shard = reply.get("s")
-        if entry.get("done") or (shard is not None and shard in entry["s"]):
+        shard = reply["s"]
+        if entry.get("done") or shard in entry["s"]:
             return None  # re-delivered: this shard was already counted
         entry["m"] += reply["m"]
         entry["s"].append(shard)
@@ -140,14 +140,14 @@ def register(ctx: StageContext) -> list[Any]:
 
     async def route(env: Any, event: Any) -> None:
         c = env.comment
-        p = None if is_empty(c.text) else ctx.logic.duplicate_key(env)
+        p = ctx.logic.duplicate_key(env)  # None when empty or too short to compare
         groups = keys_by_partition(p.keys, s.partitions) if p else {}
         if not groups:  # empty or junk: no keys, but the same path keeps the input order
             groups = {key_partition(c.id, s.partitions): []}
         for i, (partition, keys) in enumerate(groups.items()):
             body: dict[str, Any] = {"id": c.id, "n": len(groups), "k": keys, "p": p.to_dict() if p else None}
             if i == 0:
-                body["env"] = orjson.loads(event.value)  # the comment and the links verdict
+                body["env"] = orjson.Fragment(event.value)  # the comment and the links verdict, as is
             await shards.send(key=c.id.encode(), value=encode(body), partition=partition)
 
     async def shard(stream: faust.StreamT) -> None:
@@ -181,11 +181,11 @@ def register(ctx: StageContext) -> list[Any]:
                 )
 
     async def finish(entry: dict[str, Any], partial: bool) -> None:
-        env = decode_stage_message(encode(entry["env"]))
-        if is_empty(env.comment.text):
+        env = stage_message_from_dict(entry["env"])
+        p = Probe.from_dict(entry["p"]) if entry.get("p") else None
+        if p is None and is_empty(env.comment.text):  # no keys: empty, or merely short
             result = empty_result()
         else:
-            p = Probe.from_dict(entry["p"]) if entry.get("p") else None
             result = verdict(p, [Match.from_list(m) for m in entry["m"]], partial=partial)
         await publish(ctx, "duplicates", env, result)
 
