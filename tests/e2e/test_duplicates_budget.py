@@ -8,13 +8,12 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import orjson
 import pytest
 
 from streamproc.broker.tansu import Tansu
 from streamproc.detect.duplicates import DuplicateConfig, keys_by_partition, probe
 from streamproc.gen.near_dups import TOPICS, comment_text
-from tests.support.workers import WorkerProcess, consume, prefixed_topics, produce, run
+from tests.support.workers import WorkerProcess, prefixed_topics, produce, run, wait_for_verdicts
 
 pytestmark = pytest.mark.e2e
 
@@ -30,17 +29,6 @@ def _event(cid: str, text: str, minute: int) -> dict[str, Any]:
         "posted_at": f"2026-03-01T10:{minute:02d}:00Z",
         "author": {"id": f"author-{cid}"},
     }
-
-
-def _labels(bootstrap: str, topic: str, ids: set[str]) -> dict[str, dict[str, Any]]:
-    deadline = time.monotonic() + 120
-    while True:
-        out = {}
-        for r in run(consume(bootstrap, topic, expected=10**6, timeout=3)):
-            msg = orjson.loads(r.value)
-            out[msg["comment_id"]] = msg
-        if ids <= set(out) or time.monotonic() > deadline:
-            return out
 
 
 def test_each_shard_forgets_its_oldest_comments_beyond_the_budget(
@@ -59,12 +47,12 @@ def test_each_shard_forgets_its_oldest_comments_beyond_the_budget(
         extra_env={"STREAMPROC_DUPLICATE_MAX_COMMENTS": str(BUDGET)},
     )
     run(produce(tansu.bootstrap, topics.comments, originals))
-    seen = _labels(tansu.bootstrap, topics.duplicates, {e["id"] for e in originals})
+    seen = wait_for_verdicts(tansu.bootstrap, topics.duplicates, [e["id"] for e in originals], 120)
     assert all(seen[e["id"]]["label"] == "unique" for e in originals), worker.log()
 
     repeats = [_event("again-first", texts[0], 50), _event("again-last", texts[-1], 51)]
     run(produce(tansu.bootstrap, topics.comments, repeats))
-    verdicts = _labels(tansu.bootstrap, topics.duplicates, {"again-first", "again-last"})
+    verdicts = wait_for_verdicts(tansu.bootstrap, topics.duplicates, ["again-first", "again-last"], 120)
     assert verdicts["again-first"]["label"] == "unique", verdicts["again-first"]  # forgotten
     assert verdicts["again-last"]["label"] == "duplicate", verdicts["again-last"]
     assert verdicts["again-last"]["data"]["original_id"] == "c-39"

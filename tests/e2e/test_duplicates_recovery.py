@@ -8,7 +8,6 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import orjson
 import pytest
 
 from streamproc.broker.kafka import KafkaBroker
@@ -16,7 +15,16 @@ from streamproc.detect.duplicates import PARAMS, THRESHOLD, DuplicateConfig, key
 from streamproc.detect.minhash import jaccard, shingles
 from streamproc.detect.text import normalise_duplicate
 from streamproc.gen.near_dups import TOPICS, comment_text, variant
-from tests.support.workers import WorkerProcess, consume, prefixed_topics, produce, run
+from tests.support.workers import (
+    WorkerProcess,
+    consume,
+    duplicates_trail,
+    latest_verdicts,
+    prefixed_topics,
+    produce,
+    run,
+    wait_for_verdicts,
+)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -55,14 +63,6 @@ def _corpus() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     return originals, repeats
 
 
-def _verdicts(records: list[Any]) -> dict[str, dict[str, Any]]:
-    out = {}
-    for r in records:
-        msg = orjson.loads(r.value)
-        out[msg["comment_id"]] = msg  # the last one wins: a re-delivered comment is judged again
-    return out
-
-
 def _wait_for_partitions(worker: WorkerProcess, topic: str, partitions: int, timeout: float = 150) -> None:
     """Wait until the worker owns every partition of `topic` (the killed one's session expired)."""
     deadline = time.monotonic() + timeout
@@ -85,7 +85,7 @@ def test_new_worker_recovers_index_from_changelog(
     }
     first = start_worker(kafka.bootstrap, unique_name, name="first", **opts)
     run(produce(kafka.bootstrap, topics.comments, originals))
-    seen = _verdicts(run(consume(kafka.bootstrap, topics.duplicates, expected=ORIGINALS, timeout=120)))
+    seen = latest_verdicts(run(consume(kafka.bootstrap, topics.duplicates, expected=ORIGINALS, timeout=120)))
     assert {v["comment_id"] for v in seen.values()} >= {e["id"] for e in originals}, first.log()
     assert all(seen[e["id"]]["label"] == "unique" for e in originals), first.log()
     time.sleep(5)  # let offsets commit; the changelog writes went out before the verdicts
@@ -95,25 +95,13 @@ def test_new_worker_recovers_index_from_changelog(
     second = start_worker(kafka.bootstrap, unique_name, name="second", **opts)
     _wait_for_partitions(second, topics.comments, 2)
     run(produce(kafka.bootstrap, topics.comments, repeats))
-    total = len(originals) + len(repeats)
-    deadline = time.monotonic() + 240
-    while True:  # re-delivered originals count too, so wait for the repeats by id
-        records = run(consume(kafka.bootstrap, topics.duplicates, expected=total, timeout=30))
-        verdicts = _verdicts(records)
-        if all(e["id"] in verdicts for e in repeats) or time.monotonic() > deadline:
-            break
+    ids = [e["id"] for e in repeats]  # re-delivered originals may come too: wait for the repeats
+    verdicts = wait_for_verdicts(kafka.bootstrap, topics.duplicates, ids, timeout=240)
     second.assert_alive()
-    missing = [e["id"] for e in repeats if e["id"] not in verdicts]
-    if missing:  # show where they stopped: shard requests and replies
-        trail = []
-        for hop in ("shards", "replies"):
-            for r in run(
-                consume(kafka.bootstrap, f"{unique_name}-duplicates-{hop}", expected=10**6, timeout=5)
-            ):
-                if r.key and r.key.decode() in missing:
-                    body = orjson.loads(r.value)
-                    trail.append((hop, r.partition, r.offset, body["id"], body["n"], sorted(body)))
-        raise AssertionError(f"no verdict for {missing}: {trail}\n{second.log()}")
+    missing = [i for i in ids if i not in verdicts]
+    assert not missing, f"no verdict for {missing}:\n" + duplicates_trail(
+        kafka.bootstrap, unique_name, topics, missing, [first, second]
+    )
     for orig, copy in zip(originals, repeats, strict=True):
         v = verdicts[copy["id"]]
         assert v["label"] in ("duplicate", "near_duplicate"), (copy["id"], v["label"], v["data"])

@@ -29,8 +29,17 @@ from aiokafka import AIOKafkaProducer
 
 from streamproc.broker.kafka import KafkaBroker
 from streamproc.gen.near_dups import TOPICS, comment_text, variant
-from tests.e2e.test_duplicates_recovery import ORIGINALS, _corpus, _event, _verdicts
-from tests.support.workers import WorkerProcess, consume, prefixed_topics, produce, run
+from tests.e2e.test_duplicates_recovery import ORIGINALS, _corpus, _event
+from tests.support.workers import (
+    WorkerProcess,
+    consume,
+    duplicates_trail,
+    latest_verdicts,
+    prefixed_topics,
+    produce,
+    run,
+    wait_for_verdicts,
+)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -65,40 +74,6 @@ def _flow(rng: random.Random, n: int) -> list[dict[str, Any]]:
     return out
 
 
-def _wait_for_verdicts(bootstrap: str, topic: str, ids: list[str], timeout: float) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while True:
-        verdicts = _verdicts(run(consume(bootstrap, topic, expected=10**6, timeout=5)))
-        if all(i in verdicts for i in ids) or time.monotonic() > deadline:
-            return verdicts
-        time.sleep(2)
-
-
-def _trail(bootstrap: str, app_id: str, topics: Any, ids: list[str], workers: list[WorkerProcess]) -> str:
-    """Where the comments without a verdict stopped: their records on every hop, and the logs."""
-    hops = [
-        ("comments", topics.comments),
-        ("links-by-domain", f"{app_id}-links-by-domain"),
-        ("links", topics.links),
-        ("shards", f"{app_id}-duplicates-shards"),
-        ("replies", f"{app_id}-duplicates-replies"),
-        ("duplicates", topics.duplicates),
-        ("dlq", topics.dlq),
-    ]
-    wanted = {i.encode() for i in ids[:20]}
-    lines = []
-    for hop, topic in hops:
-        for r in run(consume(bootstrap, topic, expected=10**6, timeout=3)):
-            key = r.key or b""
-            if key not in wanted:  # re-keyed hops: the id is in the value
-                key = next((i for i in wanted if b'"' + i + b'"' in (r.value or b"")), key)
-            if key in wanted:
-                headers = {k: v.decode()[:80] for k, v in (r.headers or ())}
-                lines.append(f"{key.decode()} {hop} p{r.partition}@{r.offset} {headers or ''}")
-    logs = "\n".join(f"--- {w.name} ---\n{w.log()}" for w in workers)
-    return "\n".join(sorted(lines)) + "\n" + logs
-
-
 def test_comments_waiting_for_a_new_worker_get_verdicts(
     kafka: KafkaBroker, unique_name: str, start_worker: Callable[..., WorkerProcess]
 ) -> None:
@@ -107,7 +82,7 @@ def test_comments_waiting_for_a_new_worker_get_verdicts(
     opts = _opts(topics, partitions=8)
     first = start_worker(kafka.bootstrap, unique_name, name="first", **opts)
     run(produce(kafka.bootstrap, topics.comments, originals))
-    seen = _verdicts(run(consume(kafka.bootstrap, topics.duplicates, expected=ORIGINALS, timeout=120)))
+    seen = latest_verdicts(run(consume(kafka.bootstrap, topics.duplicates, expected=ORIGINALS, timeout=120)))
     assert {e["id"] for e in originals} <= set(seen), first.log()
     time.sleep(5)  # let offsets commit
     first.kill()
@@ -119,10 +94,10 @@ def test_comments_waiting_for_a_new_worker_get_verdicts(
     backlog = [e for copy in repeats for e in [copy, *(next(others) for _ in range(step))]]
     run(produce(kafka.bootstrap, topics.comments, backlog))
     ids = [e["id"] for e in backlog]
-    verdicts = _wait_for_verdicts(kafka.bootstrap, topics.duplicates, ids, timeout=90)
+    verdicts = wait_for_verdicts(kafka.bootstrap, topics.duplicates, ids, timeout=90)
     second.assert_alive()
     missing = [i for i in ids if i not in verdicts]
-    assert not missing, f"no verdict for {len(missing)} of {len(ids)}: {missing}\n" + _trail(
+    assert not missing, f"no verdict for {len(missing)} of {len(ids)}: {missing}\n" + duplicates_trail(
         kafka.bootstrap, unique_name, topics, missing, [first, second]
     )
     for orig, copy in zip(originals, repeats, strict=True):
@@ -184,10 +159,10 @@ def test_comments_flowing_while_a_worker_dies_get_verdicts(
     finally:
         stop.set()
         flow.join()
-    verdicts = _wait_for_verdicts(kafka.bootstrap, topics.duplicates, sent, timeout=60)
+    verdicts = wait_for_verdicts(kafka.bootstrap, topics.duplicates, sent, timeout=60)
     for w in alive:
         w.assert_alive()
     missing = [i for i in sent if i not in verdicts]
-    assert not missing, f"no verdict for {len(missing)} of {len(sent)}: {missing}\n" + _trail(
+    assert not missing, f"no verdict for {len(missing)} of {len(sent)}: {missing}\n" + duplicates_trail(
         kafka.bootstrap, unique_name, topics, missing, workers
     )

@@ -169,3 +169,51 @@ async def consume(bootstrap: str, topic: str, *, expected: int, timeout: float) 
 
 def run(coro: Any) -> Any:
     return asyncio.run(coro)
+
+
+def latest_verdicts(records: list[Any]) -> dict[str, dict[str, Any]]:
+    """Verdict messages by comment id; the last one wins (a re-delivered comment is judged again)."""
+    out = {}
+    for r in records:
+        msg = orjson.loads(r.value)
+        out[msg["comment_id"]] = msg
+    return out
+
+
+def wait_for_verdicts(bootstrap: str, topic: str, ids: Iterable[str], timeout: float) -> dict[str, Any]:
+    """The latest verdict of each comment on `topic`, once every one of `ids` has one (or at the
+    timeout: the caller says which are missing)."""
+    ids = list(ids)
+    deadline = time.monotonic() + timeout
+    while True:
+        verdicts = latest_verdicts(run(consume(bootstrap, topic, expected=10**6, timeout=5)))
+        if all(i in verdicts for i in ids) or time.monotonic() > deadline:
+            return verdicts
+        time.sleep(2)
+
+
+def duplicates_trail(
+    bootstrap: str, app_id: str, topics: Any, ids: list[str], workers: list[WorkerProcess]
+) -> str:
+    """Where the comments without a verdict stopped: their records on every hop, and the logs."""
+    hops = [
+        ("comments", topics.comments),
+        ("links-by-domain", f"{app_id}-links-by-domain"),
+        ("links", topics.links),
+        ("shards", f"{app_id}-duplicates-shards"),
+        ("replies", f"{app_id}-duplicates-replies"),
+        ("duplicates", topics.duplicates),
+        ("dlq", topics.dlq),
+    ]
+    wanted = {i.encode() for i in ids[:20]}
+    lines = []
+    for hop, topic in hops:
+        for r in run(consume(bootstrap, topic, expected=10**6, timeout=3)):
+            key = r.key or b""
+            if key not in wanted:  # re-keyed hops: the id is in the value
+                key = next((i for i in wanted if b'"' + i + b'"' in (r.value or b"")), key)
+            if key in wanted:
+                headers = {k: v.decode()[:80] for k, v in (r.headers or ())}
+                lines.append(f"{key.decode()} {hop} p{r.partition}@{r.offset} {headers or ''}")
+    logs = "\n".join(f"--- {w.name} ---\n{w.log()}" for w in workers)
+    return "\n".join(sorted(lines)) + "\n" + logs
