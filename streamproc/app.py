@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import contextlib
-import ssl
-from collections.abc import Iterable
 from dataclasses import fields
 from typing import Any
 
 import faust
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.admin import NewTopic
 
 from streamproc import __version__
+from streamproc.clients import ssl_context
 from streamproc.config import Settings, Topics
 from streamproc.metrics import Metrics
 from streamproc.pipeline import StageLogic
@@ -24,33 +21,17 @@ LAG_INTERVAL_SECONDS = 5.0
 
 
 def _credentials(settings: Settings) -> Any:
-    proto = settings.security_protocol.upper()
-    context = ssl.create_default_context(cafile=settings.ssl_cafile or None) if "SSL" in proto else None
-    if proto.startswith("SASL"):
+    context = ssl_context(settings)
+    if settings.security_protocol.startswith("SASL"):
         return faust.SASLCredentials(
             username=settings.sasl_username,
             password=settings.sasl_password.value,
             mechanism=settings.sasl_mechanism,
             ssl_context=context,
         )
-    if proto == "SSL":
+    if context is not None:
         return faust.SSLCredentials(context)
     return None
-
-
-def client_options(settings: Settings) -> dict[str, Any]:
-    """aiokafka keyword arguments for the same cluster and credentials as the workers."""
-    proto = settings.security_protocol.upper()
-    opts: dict[str, Any] = {"bootstrap_servers": settings.bootstrap_servers, "security_protocol": proto}
-    if "SSL" in proto:
-        opts["ssl_context"] = ssl.create_default_context(cafile=settings.ssl_cafile or None)
-    if proto.startswith("SASL"):
-        opts.update(
-            sasl_mechanism=settings.sasl_mechanism,
-            sasl_plain_username=settings.sasl_username,
-            sasl_plain_password=settings.sasl_password.value,
-        )
-    return opts
 
 
 def internal_topics(app: faust.App, settings: Settings) -> list[NewTopic]:
@@ -63,30 +44,6 @@ def internal_topics(app: faust.App, settings: Settings) -> list[NewTopic]:
             partitions = channel.partitions or settings.partitions
             topics += [NewTopic(name, partitions, settings.replication) for name in channel.topics]
     return topics
-
-
-async def ensure_topics(settings: Settings, extra: Iterable[NewTopic] = ()) -> None:
-    """Create the published topics (and `extra` ones) if they do not exist."""
-    admin = AIOKafkaAdminClient(**client_options(settings))
-    await admin.start()
-    try:
-        existing = set(await admin.list_topics())
-        names = [getattr(settings.topics, f.name) for f in fields(Topics)]
-        new = [
-            NewTopic(name, settings.partitions, settings.replication)
-            for name in names
-            if name not in existing and name != settings.topics.model
-        ]
-        new += [topic for topic in extra if topic.name not in existing]
-        if settings.topics.model not in existing:  # compacted, one partition: see stages/spam_model.py
-            from streamproc.stages.spam_model import model_topic
-
-            new.append(model_topic(settings))
-        if new:
-            with contextlib.suppress(TopicAlreadyExistsError):  # another worker was first
-                await admin.create_topics(new)
-    finally:
-        await admin.close()
 
 
 def create_app(settings: Settings, metrics: Metrics) -> faust.App:

@@ -17,9 +17,10 @@ from typing import IO, Any
 import orjson
 
 from streamproc import __version__
+from streamproc.clients import client_options, ensure_topics, produce_values
 from streamproc.config import Settings, load_settings
-from streamproc.errors import DecodeError, StreamprocError
-from streamproc.events import Envelope, decode_comment, encode, stage_message
+from streamproc.errors import ConfigError, DecodeError, StreamprocError
+from streamproc.events import Envelope, decode_comment, encode, parse_time, stage_message
 
 log = logging.getLogger("streamproc")
 EXIT_ERROR = 2
@@ -61,67 +62,28 @@ def _lines(path: str) -> Iterator[bytes]:
                 yield line
 
 
-def _key(value: bytes) -> bytes | None:
-    try:
-        obj = orjson.loads(value)
-        return str(obj["id"]).encode() if isinstance(obj, dict) and "id" in obj else None
-    except orjson.JSONDecodeError:
-        return None
-
-
-async def produce_values(settings: Settings, values: Iterable[bytes], *, progress: bool = True) -> int:
-    """Send raw event bytes to the comments topic, keyed by comment id when it has one.
-
-    Lines are sent as they are, so malformed ones reach the workers' dead-letter topic.
-    """
-    from aiokafka import AIOKafkaProducer
+async def produce_with_progress(settings: Settings, values: Iterable[bytes], *, progress: bool = True) -> int:
+    """Publish raw event bytes to the comments topic with a progress bar (see clients.produce_values)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from streamproc.app import client_options
-
     values = list(values)
-    producer = AIOKafkaProducer(**client_options(settings), linger_ms=5, acks="all")
-    await producer.start()
-    sent = 0
-    try:
-        with Progress(
-            TextColumn("producing"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            disable=not progress,
-            transient=True,
-            console=None,
-        ) as bar:
-            task = bar.add_task("produce", total=len(values))
-            futures = []
-            for value in values:
-                futures.append(await producer.send(settings.topics.comments, value, key=_key(value)))
-                sent += 1
-                bar.advance(task)
-            await producer.flush()
-            for fut in futures:
-                await fut  # raises if the broker refused a message
-    finally:
-        await producer.stop()
-    return sent
+    columns = (TextColumn("producing"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, disable=not progress, transient=True) as bar:
+        task = bar.add_task("produce", total=len(values))
+        return await produce_values(settings, values, on_sent=lambda n: bar.update(task, completed=n))
 
 
 def cmd_produce(args: argparse.Namespace) -> int:
-    from streamproc.app import ensure_topics
-
     settings = _settings(args)
     _require_brokers(settings)
     asyncio.run(ensure_topics(settings))
-    sent = asyncio.run(produce_values(settings, _lines(args.file), progress=not args.quiet))
+    sent = asyncio.run(produce_with_progress(settings, _lines(args.file), progress=not args.quiet))
     print(f"sent {sent} events to {settings.topics.comments}", file=sys.stderr)
     return 0
 
 
 def _require_brokers(settings: Settings) -> None:
     if not settings.brokers:
-        from streamproc.errors import ConfigError
-
         raise ConfigError("STREAMPROC_BROKERS is not set: pass --brokers or set it, e.g. localhost:9092")
 
 
@@ -153,8 +115,6 @@ async def tail_topic(
     out: IO[str],
 ) -> int:
     from aiokafka import AIOKafkaConsumer
-
-    from streamproc.app import client_options
 
     consumer = AIOKafkaConsumer(
         topic,
@@ -247,6 +207,51 @@ def cmd_check(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- audit --------------------------------------------------------------------------------------
+
+EXIT_MISSING = 1  # audit found comments without a verdict or dead letter (errors exit with 2)
+_DURATION = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_when(value: str, now: float) -> float:
+    """An RFC 3339 time, or a duration ago such as 90s, 15m, 2h, 1d (epoch seconds)."""
+    value = value.strip()
+    unit = _DURATION.get(value[-1:])
+    if unit is not None and value[:-1].replace(".", "", 1).isdigit():
+        return now - float(value[:-1]) * unit
+    try:
+        return parse_time(value, "time")
+    except DecodeError:
+        raise ConfigError(
+            f"{value!r} is neither an RFC 3339 time (2026-11-30T10:00:00Z) nor a duration (15m, 2h)"
+        ) from None
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    import time
+
+    from streamproc.audit import run_audit
+
+    settings = _settings(args)
+    _require_brokers(settings)
+    now = time.time()
+    report = asyncio.run(
+        run_audit(
+            settings,
+            since=parse_when(args.since, now) if args.since else None,
+            until=parse_when(args.until, now) if args.until else None,
+            start_offset=args.start_offset,
+            end_offset=args.end_offset,
+            grace=args.grace,
+        )
+    )
+    if args.json:
+        sys.stdout.write(encode(report.to_dict()).decode() + "\n")
+    else:
+        print(report.render())
+    return 0 if report.ok else EXIT_MISSING
+
+
 # --- demo ---------------------------------------------------------------------------------------
 
 
@@ -298,6 +303,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--timeout", type=float, help="stop after this many idle seconds")
     p.add_argument("--json", action="store_true", help="print raw JSON")
     p.set_defaults(func=cmd_tail)
+
+    p = sub.add_parser(
+        "audit",
+        help="reconcile the comments topic with verdicts and dead letters; exit 1 if any is missing",
+    )
+    _broker_args(p)
+    p.add_argument("--since", help="first comment to audit: RFC 3339 time or a duration ago (15m, 2h)")
+    p.add_argument("--until", help="last comment to audit: RFC 3339 time or a duration ago")
+    p.add_argument("--start-offset", type=int, help="first offset to audit, on every partition")
+    p.add_argument("--end-offset", type=int, help="offset to stop before, on every partition")
+    p.add_argument(
+        "--grace",
+        type=float,
+        default=60.0,
+        help="seconds a comment may wait for its verdict before it counts as missing (60)",
+    )
+    p.add_argument("--json", action="store_true", help="print the report as JSON (lists every missing id)")
+    p.set_defaults(func=cmd_audit)
 
     p = sub.add_parser("check", help="run all stages offline: JSONL in, verdicts out, no broker")
     p.add_argument("file", help="JSONL file or - for stdin")

@@ -13,6 +13,8 @@ from streamproc.detect.duplicates import MAX_COMMENTS, THRESHOLD, WINDOW_SECONDS
 from streamproc.errors import ConfigError
 
 ALL_STAGES = ("links", "duplicates", "spam", "decide")
+SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
+SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,26 +45,31 @@ class Secret:
 class Settings:
     """Everything a worker needs. Each field: default, and environment variable STREAMPROC_<NAME>.
 
-    brokers          kafka://host:port[,host:port]; empty starts the embedded broker (Tansu)
-    app_id           consumer group and internal-topic prefix ("streamproc")
-    stages           comma-separated subset of links,duplicates,spam,decide (all)
-    partitions       partitions of the topics streamproc creates (4)
-    replication      replication factor of created topics (1)
-    store            Faust table store: rocksdb:// (durable) or memory:// ("rocksdb://")
-    data_dir         where RocksDB state lives ("./streamproc-data")
-    metrics_port     port of the /metrics endpoint; 0 picks a free one (9464)
-    metrics_host     address /metrics listens on ("0.0.0.0")
-    hold_threshold   spam score at or above which a comment is held (0.5)
-    reject_threshold spam score at or above which a comment is rejected (0.85)
-    site_thresholds  JSON per site, e.g. {"news.example": {"hold": 0.4, "reject": 0.8}} ("")
-    spam_model       spam model file (from `streamproc train`) used until the model topic has a newer one ("")
-    domain_lists     JSON file with {"deny": [...], "allow": [...], "shorteners": [...]} ("")
-    duplicate_window seconds a comment stays in the duplicate index (604800)
-    duplicate_threshold Jaccard similarity (5-gram shingles) from which a comment is a near-duplicate (0.5)
-    duplicate_max_comments comments the duplicate index remembers per partition, oldest forgotten first (1000000)
-    security_protocol PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL ("PLAINTEXT")
-    sasl_mechanism   PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512 ("PLAIN")
-    sasl_username, sasl_password, ssl_cafile  credentials for a secured cluster ("")
+        brokers          kafka://host:port[,host:port]; empty starts the embedded broker (Tansu)
+        app_id           consumer group and internal-topic prefix ("streamproc")
+        stages           comma-separated subset of links,duplicates,spam,decide (all)
+        partitions       partitions of the topics streamproc creates (4)
+        replication      replication factor of created topics (1)
+        store            Faust table store: rocksdb:// (durable) or memory:// ("rocksdb://")
+        data_dir         where RocksDB state lives ("./streamproc-data")
+        metrics_port     port of the /metrics endpoint; 0 picks a free one (9464)
+        metrics_host     address /metrics listens on ("0.0.0.0")
+        hold_threshold   spam score at or above which a comment is held (0.5)
+        reject_threshold spam score at or above which a comment is rejected (0.85)
+        site_thresholds  JSON per site, e.g. {"news.example": {"hold": 0.4, "reject": 0.8}} ("")
+        spam_model       spam model file (from `streamproc train`) used until the model topic has a newer one ("")
+        domain_lists     JSON file with {"deny": [...], "allow": [...], "shorteners": [...]} ("")
+        duplicate_window seconds a comment stays in the duplicate index (604800)
+        duplicate_threshold Jaccard similarity (5-gram shingles) from which a comment is a near-duplicate (0.5)
+        duplicate_max_comments comments the duplicate index remembers per partition, oldest forgotten first (1000000)
+        security_protocol PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL ("PLAINTEXT")
+        sasl_mechanism   PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512 ("PLAIN")
+        sasl_username, sasl_password  SASL credentials ("")
+        ssl_cafile       CA bundle that signed the brokers' certificates ("": the system's)
+        ssl_certfile, ssl_keyfile  client certificate and key for mutual TLS ("")
+
+    Any setting can also come from a file: STREAMPROC_<NAME>_FILE=/path (a mounted secret); the
+    file's content, without its final newline, is the value.
     """
 
     brokers: str = ""
@@ -87,6 +94,8 @@ class Settings:
     sasl_username: str = ""
     sasl_password: Secret = Secret("")
     ssl_cafile: str = ""
+    ssl_certfile: str = ""
+    ssl_keyfile: str = ""
     topics: Topics = Topics()
 
     def __post_init__(self) -> None:
@@ -114,6 +123,35 @@ class Settings:
             raise ConfigError(f"store {self.store!r} is invalid: use rocksdb:// or memory://")
         if self.brokers and not all(b.strip() for b in self.brokers.split(",")):
             raise ConfigError(f"brokers {self.brokers!r} has an empty entry")
+        self._check_security()
+
+    def _check_security(self) -> None:
+        # Upper-cased once here, so every client sees the canonical spelling.
+        object.__setattr__(self, "security_protocol", self.security_protocol.strip().upper())
+        object.__setattr__(self, "sasl_mechanism", self.sasl_mechanism.strip().upper())
+        if self.security_protocol not in SECURITY_PROTOCOLS:
+            raise ConfigError(
+                f"security_protocol {self.security_protocol!r} is invalid: choose from "
+                f"{', '.join(SECURITY_PROTOCOLS)}"
+            )
+        if self.sasl_mechanism not in SASL_MECHANISMS:
+            raise ConfigError(
+                f"sasl_mechanism {self.sasl_mechanism!r} is invalid: choose from {', '.join(SASL_MECHANISMS)}"
+            )
+        if self.security_protocol.startswith("SASL") and not (
+            self.sasl_username and self.sasl_password.value
+        ):
+            raise ConfigError(
+                f"security_protocol {self.security_protocol} needs STREAMPROC_SASL_USERNAME and "
+                "STREAMPROC_SASL_PASSWORD (or STREAMPROC_SASL_PASSWORD_FILE)"
+            )
+        if bool(self.ssl_keyfile) and not self.ssl_certfile:
+            raise ConfigError("ssl_keyfile is set without ssl_certfile: set both for mutual TLS")
+        if "SSL" in self.security_protocol:
+            for name in ("ssl_cafile", "ssl_certfile", "ssl_keyfile"):
+                path = getattr(self, name)
+                if path and not Path(path).is_file():
+                    raise ConfigError(f"{name} {path!r} is not a readable file")
 
     def thresholds_by_site(self) -> dict[str, tuple[float, float]]:
         """site -> (hold, reject) from `site_thresholds`; a missing key takes the global value."""
@@ -198,6 +236,14 @@ def _convert(name: str, raw: str, default: Any) -> Any:
     return raw
 
 
+def _read_setting_file(name: str, path: str) -> str:
+    try:
+        return Path(path).read_text().removesuffix("\n")
+    except OSError as exc:
+        # The path, never the content: the file holds a secret.
+        raise ConfigError(f"{name}={path!r} cannot be read: {exc.strerror}") from None
+
+
 def load_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
     """Settings from the environment (STREAMPROC_*), then explicit overrides (CLI flags)."""
     env = os.environ if env is None else env
@@ -207,8 +253,13 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> Set
         if f.name == "topics":
             continue
         key = f"STREAMPROC_{f.name.upper()}"
-        if key in env:
-            values[f.name] = _convert(f.name, env[key], getattr(defaults, f.name))
+        raw = env.get(key)
+        if f"{key}_FILE" in env:
+            if raw is not None:
+                raise ConfigError(f"both {key} and {key}_FILE are set: set one")
+            raw = _read_setting_file(f"{key}_FILE", env[f"{key}_FILE"])
+        if raw is not None:
+            values[f.name] = _convert(f.name, raw, getattr(defaults, f.name))
     topic_values = {
         t.name: env[f"STREAMPROC_TOPIC_{t.name.upper()}"]
         for t in fields(Topics)

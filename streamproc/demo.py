@@ -20,10 +20,10 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
-from streamproc.app import ensure_topics
 from streamproc.broker.process import free_port, stop_process, tail
 from streamproc.broker.tansu import Tansu
-from streamproc.cli import format_verdict, produce_values
+from streamproc.cli import format_verdict, produce_with_progress
+from streamproc.clients import ensure_topics
 from streamproc.config import Settings, load_settings
 from streamproc.errors import StreamprocError
 from streamproc.events import encode
@@ -154,7 +154,7 @@ def run_demo(*, count: int = 1500, keep_running: bool = False, metrics_port: int
         try:
             console.print(f"worker running all stages; metrics at {metrics_url}; log {log_path}")
             values = [v if isinstance(v, bytes) else encode(v) for v in interleave(stream)]
-            sent = asyncio.run(produce_values(settings, values))
+            sent = asyncio.run(produce_with_progress(settings, values))
             console.print(
                 f"published {sent} events ({count} comments, {len(stream.malformed)} malformed) "
                 f"to topic {settings.topics.comments}"

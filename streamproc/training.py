@@ -274,7 +274,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
 def cmd_model_push(args: argparse.Namespace) -> int:
     import asyncio
 
-    from streamproc.stages.spam_model import publish_model
+    from streamproc.clients import publish_model
 
     model = load_model_file(args.model)
     settings = load_settings(brokers=args.brokers)

@@ -10,8 +10,9 @@ import sys
 import faust
 from prometheus_client import start_http_server
 
-from streamproc.app import create_app, ensure_topics, internal_topics
+from streamproc.app import create_app, internal_topics
 from streamproc.broker.tansu import Tansu
+from streamproc.clients import ensure_topics
 from streamproc.config import Settings
 from streamproc.metrics import Metrics
 

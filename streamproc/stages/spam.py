@@ -19,6 +19,7 @@ import orjson
 from faust.types import EventT
 from prometheus_client import Counter
 
+from streamproc.clients import MODEL_KEY, ModelFollower, encode_model
 from streamproc.detect.features import Feature, stale_authors
 from streamproc.detect.model import LinearModel
 from streamproc.detect.spam import spam_input
@@ -26,7 +27,6 @@ from streamproc.errors import DecodeError
 from streamproc.events import Envelope, comment_from_dict
 from streamproc.pipeline import StageLogic
 from streamproc.stages.common import StageContext, Sweeper, publish, raw_topic, stage_agent
-from streamproc.stages.spam_model import MODEL_KEY, ModelFollower, encode_model
 
 log = logging.getLogger("streamproc.stages.spam")
 

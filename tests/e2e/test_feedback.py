@@ -17,11 +17,11 @@ import pytest
 from aiokafka import AIOKafkaConsumer
 
 from streamproc.broker.kafka import KafkaBroker
+from streamproc.clients import latest_model
 from streamproc.config import Settings, Topics
 from streamproc.events import Envelope, comment_from_dict
 from streamproc.gen.labelled import labelled_corpus
 from streamproc.pipeline import StageLogic
-from streamproc.stages.spam_model import latest_model
 from streamproc.training import Example, fit, register_cli
 from tests.support.workers import WorkerProcess, prefixed_topics, produce, run
 
