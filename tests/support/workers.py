@@ -217,3 +217,17 @@ def duplicates_trail(
                 lines.append(f"{key.decode()} {hop} p{r.partition}@{r.offset} {headers or ''}")
     logs = "\n".join(f"--- {w.name} ---\n{w.log()}" for w in workers)
     return "\n".join(sorted(lines)) + "\n" + logs
+
+
+def wait_assigned(workers: list[WorkerProcess], topic: str, partitions: int, timeout: float) -> None:
+    """Wait until the workers together own every partition of `topic`, each owning some (read from
+    the per-partition lag gauge each worker exports for its assignment)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        owned = [w.metric_series("streamproc_consumer_lag", topic=topic) for w in workers]
+        if sum(owned) == partitions and all(owned):
+            return
+        if time.monotonic() > deadline:
+            logs = "\n".join(f"--- {w.name} ---\n{w.log()}" for w in workers)
+            raise AssertionError(f"partitions of {topic} owned: {owned} after {timeout:.0f} s\n{logs}")
+        time.sleep(1)

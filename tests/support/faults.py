@@ -1,0 +1,178 @@
+"""Fault-test tools: a steady comment feed that survives broker outages, the audit until every
+comment is accounted for, and checks that re-delivered comments were judged the same way."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
+
+from streamproc.audit import AuditReport, run_audit
+from streamproc.clients import client_options, event_key, read_span
+from streamproc.config import Settings
+from streamproc.gen.demo import generate
+
+log = logging.getLogger("tests.faults")
+
+# Malformed events of every kind the first stage must dead-letter; each gets a unique id (where it
+# has one) so that the audit can tell them apart.
+MALFORMED = (
+    b"{broken json %d",
+    b'{"id": "m-%d", "thread_id": "t", "posted_at": "2026-01-01T00:00:00Z"}',
+    b'{"id": "m-%d", "thread_id": "t", "text": 42, "posted_at": "2026-01-01T00:00:00Z"}',
+    b'{"id": "m-%d", "thread_id": "t", "text": "x", "posted_at": "yesterday"}',
+    b"\xff\xfe invalid utf-8 %d",
+    b"[%d]",
+)
+
+
+def mixed_stream(comments: int, malformed: int, *, seed: int = 7) -> list[bytes]:
+    """`comments` generated comments with `malformed` bad events spread evenly among them."""
+    events = [orjson.dumps(e) for e in generate(comments, seed=seed, malformed=0).events]
+    if malformed:
+        step = max(1, len(events) // malformed)
+        for i in range(malformed):
+            bad = MALFORMED[i % len(MALFORMED)].replace(b"%d", str(i).encode())
+            events.insert(min(len(events), i * step + i), bad)
+    return events
+
+
+@dataclass
+class Feeder:
+    """Publishes events at a steady rate from a thread, retrying each one until the brokers
+    acknowledge it (acks=all), so a broker that dies and comes back loses nothing."""
+
+    settings: Settings
+    events: Sequence[bytes]
+    rate: float  # events per second
+    sent: int = 0
+    retries: int = 0
+    done: threading.Event = field(default_factory=threading.Event)
+    error: BaseException | None = None
+    _thread: threading.Thread | None = None
+
+    def start(self) -> Feeder:
+        self._thread = threading.Thread(target=self._run, name="feeder", daemon=True)
+        self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        try:
+            asyncio.run(self._feed())
+        except BaseException as exc:  # reported by wait()
+            self.error = exc
+        finally:
+            self.done.set()
+
+    async def _feed(self) -> None:
+        producer = await self._producer()
+        started = time.monotonic()
+        try:
+            for i, value in enumerate(self.events):
+                delay = started + i / self.rate - time.monotonic()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                while True:
+                    try:
+                        await producer.send_and_wait(
+                            self.settings.topics.comments, value, key=event_key(value)
+                        )
+                        break
+                    except KafkaError as exc:  # broker down or moving leaders: try again
+                        self.retries += 1
+                        log.info("feeder retry offset=%s error=%r", i, exc)
+                        await asyncio.sleep(0.5)
+                        with contextlib.suppress(Exception):
+                            await producer.stop()
+                        producer = await self._producer()
+                self.sent = i + 1
+        finally:
+            with contextlib.suppress(Exception):
+                await producer.stop()
+
+    async def _producer(self) -> AIOKafkaProducer:
+        while True:
+            producer = AIOKafkaProducer(
+                **client_options(self.settings), acks="all", linger_ms=5, request_timeout_ms=10_000
+            )
+            try:
+                await producer.start()
+                return producer
+            except KafkaError:
+                self.retries += 1
+                with contextlib.suppress(Exception):
+                    await producer.stop()
+                await asyncio.sleep(0.5)
+
+    def wait_sent(self, count: int, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while self.sent < count and not self.done.is_set():
+            if time.monotonic() > deadline:
+                raise AssertionError(f"feeder sent {self.sent} of {count} in {timeout:.0f} s")
+            time.sleep(0.1)
+
+    def wait(self, timeout: float) -> None:
+        if not self.done.wait(timeout):
+            raise AssertionError(f"feeder still sending after {timeout:.0f} s ({self.sent} sent)")
+        if self.error is not None:
+            raise AssertionError(f"feeder failed: {self.error!r}")
+
+
+def audit_until_complete(
+    settings: Settings, timeout: float, *, poll: float = 5.0
+) -> tuple[AuditReport, float]:
+    """Audit (grace 0) until no comment is missing or `timeout` passes; returns the last report
+    and how long it took."""
+    started = time.monotonic()
+    while True:
+        report = asyncio.run(run_audit(settings, grace=0.0))
+        if report.ok or time.monotonic() - started > timeout:
+            return report, time.monotonic() - started
+        time.sleep(poll)
+
+
+def _judgement(msg: dict[str, Any]) -> tuple[Any, ...]:
+    """What must not change when a comment is judged again: action, labels, scores, reasons."""
+    stages = msg.get("stages", {})
+    return (
+        msg.get("action"),
+        tuple(
+            (name, s.get("label"), s.get("score"), tuple(r["code"] for r in s.get("reasons", ())))
+            for name, s in sorted(stages.items())
+        ),
+    )
+
+
+def verdict_history(settings: Settings) -> tuple[dict[str, list[dict[str, Any]]], float]:
+    """Every final verdict by comment id, and the time (epoch s) of the newest one."""
+    out: dict[str, list[dict[str, Any]]] = {}
+    newest = 0.0
+
+    async def read() -> None:
+        nonlocal newest
+        async for record in read_span(settings, settings.topics.verdicts):
+            msg = orjson.loads(record.value)
+            out.setdefault(msg["comment_id"], []).append(msg)
+            newest = max(newest, record.timestamp / 1000)
+
+    asyncio.run(read())
+    return out, newest
+
+
+def inconsistent_rejudgements(history: dict[str, list[dict[str, Any]]]) -> dict[str, list[tuple[Any, ...]]]:
+    """Comments judged more than once whose judgements differ."""
+    out = {}
+    for cid, msgs in history.items():
+        kinds = {_judgement(m) for m in msgs}
+        if len(kinds) > 1:
+            out[cid] = sorted(kinds, key=repr)
+    return out
