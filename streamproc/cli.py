@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import IO, Any
 
 import orjson
+from aiokafka.errors import KafkaError
 
 from streamproc import __version__
 from streamproc.clients import client_options, ensure_topics, produce_values
@@ -170,10 +171,9 @@ def check_lines(
     lines: Iterable[bytes], settings: Settings
 ) -> Iterator[tuple[int, dict[str, Any] | DecodeError]]:
     """Run every stage offline over JSONL events: (line number, final verdict message or error)."""
-    from streamproc.pipeline import StageLogic
+    from streamproc.pipeline import OfflinePipeline
 
-    logic = StageLogic(settings)
-    history: dict[str, Any] = {}
+    pipeline = OfflinePipeline(settings)
     for number, line in enumerate(lines, 1):
         try:
             comment = decode_comment(line)
@@ -181,8 +181,8 @@ def check_lines(
             yield number, exc
             continue
         env = Envelope(comment, {}, comment.posted_at)
-        action, result = logic.run_all(env, history)
-        yield number, stage_message(env, result, action=action)
+        done = pipeline.run(env)
+        yield number, stage_message(env, done.results[-1], action=done.action)
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -346,6 +346,12 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.func(args))
     except StreamprocError as exc:
         print(f"streamproc: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except KafkaError as exc:  # brokers unreachable, refused credentials, missing topic...
+        print(
+            f"streamproc: Kafka error: {exc!r} (brokers {getattr(args, 'brokers', None) or 'from STREAMPROC_BROKERS'})",
+            file=sys.stderr,
+        )
         return EXIT_ERROR
     except KeyboardInterrupt:
         return 130

@@ -11,8 +11,10 @@ from typing import Any
 
 from streamproc.detect.duplicates import MAX_COMMENTS, THRESHOLD, WINDOW_SECONDS
 from streamproc.errors import ConfigError
+from streamproc.topology import STAGE_NAMES, group_for
 
-ALL_STAGES = ("links", "duplicates", "spam", "decide")
+ALL_STAGES = STAGE_NAMES
+STALL_ACTIONS = ("restart", "exit")
 SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
 SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
 
@@ -47,7 +49,7 @@ class Settings:
 
         brokers          kafka://host:port[,host:port]; empty starts the embedded broker (Tansu)
         app_id           consumer group and internal-topic prefix ("streamproc")
-        stages           comma-separated subset of links,duplicates,spam,decide (all)
+        stages           consecutive stages of links,duplicates,spam,decide this worker runs (all)
         partitions       partitions of the topics streamproc creates (4)
         replication      replication factor of created topics (1)
         store            Faust table store: rocksdb:// (durable) or memory:// ("rocksdb://")
@@ -62,7 +64,11 @@ class Settings:
         duplicate_window seconds a comment stays in the duplicate index (604800)
         duplicate_threshold Jaccard similarity (5-gram shingles) from which a comment is a near-duplicate (0.5)
         duplicate_max_comments comments the duplicate index remembers per partition, oldest forgotten first (1000000)
-        security_protocol PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL ("PLAINTEXT")
+        session_timeout  seconds without a heartbeat before a worker's partitions move to others (30)
+    shutdown_seconds seconds a stop may take before the process exits without a clean commit (30)
+    stall_seconds    seconds an input partition with waiting messages may go without progress (120)
+    stall_action     restart (re-execute in place) or exit (code 3, for a supervisor) ("restart")
+    security_protocol PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL ("PLAINTEXT")
         sasl_mechanism   PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512 ("PLAIN")
         sasl_username, sasl_password  SASL credentials ("")
         ssl_cafile       CA bundle that signed the brokers' certificates ("": the system's)
@@ -89,6 +95,10 @@ class Settings:
     duplicate_window: float = WINDOW_SECONDS
     duplicate_threshold: float = THRESHOLD
     duplicate_max_comments: int = MAX_COMMENTS
+    session_timeout: float = 30.0
+    shutdown_seconds: float = 30.0
+    stall_seconds: float = 120.0
+    stall_action: str = "restart"
     security_protocol: str = "PLAINTEXT"
     sasl_mechanism: str = "PLAIN"
     sasl_username: str = ""
@@ -99,11 +109,13 @@ class Settings:
     topics: Topics = Topics()
 
     def __post_init__(self) -> None:
-        unknown = set(self.stages) - set(ALL_STAGES)
-        if unknown or not self.stages:
+        group_for(self.stages, self.app_id)  # valid, consecutive stages
+        if self.stall_action not in STALL_ACTIONS:
             raise ConfigError(
-                f"stages {','.join(self.stages)!r} is invalid: choose from {','.join(ALL_STAGES)}"
+                f"stall_action {self.stall_action!r} is invalid: choose from {', '.join(STALL_ACTIONS)}"
             )
+        if min(self.session_timeout, self.shutdown_seconds, self.stall_seconds) <= 0:
+            raise ConfigError("session_timeout, shutdown_seconds and stall_seconds must be positive")
         if not 0 < self.hold_threshold <= self.reject_threshold <= 1:
             raise ConfigError(
                 "thresholds must satisfy 0 < hold_threshold <= reject_threshold <= 1, got "
@@ -187,15 +199,8 @@ class Settings:
 
     @property
     def group_id(self) -> str:
-        """Consumer group (and Faust app id) of this worker's stage group.
-
-        Faust assigns every subscribed partition to every member of a group, so workers that run
-        different stages must not share a group: each stage set gets its own. Run each stage in
-        exactly one stage group, and scale a group by starting more workers with the same stages.
-        """
-        if set(self.stages) == set(ALL_STAGES):
-            return self.app_id
-        return "-".join((self.app_id, *(s for s in ALL_STAGES if s in self.stages)))
+        """Consumer group (and Faust app id) of this worker's stage group (topology.group_for)."""
+        return group_for(self.stages, self.app_id).group_id
 
     @property
     def broker_urls(self) -> str:

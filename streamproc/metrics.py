@@ -118,6 +118,28 @@ class Metrics:
             ["cause"],
             registry=r,
         )
+        self.pending = Gauge(
+            "streamproc_pending_comments",
+            "Comments waiting for another worker's answer about their keyed state",
+            registry=r,
+        )
+        self.state_requests = Counter(
+            "streamproc_state_requests",
+            "Keyed-state requests sent to the worker that owns the partition (one per partition "
+            "and comment; partitions this worker owns are served without one)",
+            registry=r,
+        )
+        self.publish_retries = Counter(
+            "streamproc_publish_retries",
+            "Verdicts or dead letters published again because the brokers did not acknowledge them",
+            registry=r,
+        )
+        self.stalled = Gauge(
+            "streamproc_stalled",
+            "1 while an assigned input partition has waiting messages and made no progress for "
+            "STREAMPROC_STALL_SECONDS (the watchdog then restarts the worker), else 0",
+            registry=r,
+        )
         self.model_version = Gauge("streamproc_model_version", "Version of the spam model in use", registry=r)
         self.info = Info("streamproc_build", "streamproc version and enabled stages", registry=r)
         self._lag: dict[tuple[str, int], int] = {}

@@ -1,6 +1,6 @@
 """Training and evaluation of the spam model from labelled files (`train`, `eval`, `model push`).
 
-Both run the same stage code as the stream (StageLogic: links, duplicates, spam) over the file in
+Both run the same stage code as the stream (pipeline.OfflinePipeline: every stage) over the file in
 time order, so the model learns from the very signals it will see in production. No broker is
 needed except for `model push`, which publishes a model file on the compacted model topic.
 """
@@ -18,7 +18,7 @@ from typing import Any
 import orjson
 
 from streamproc.config import Settings, load_settings
-from streamproc.detect.features import observe_author
+from streamproc.detect.features import AuthorActivity
 from streamproc.detect.model import LinearModel, train
 from streamproc.detect.spam import spam_input
 from streamproc.errors import ConfigError, DecodeError
@@ -139,13 +139,13 @@ def read_labelled(path: Path, cols: Columns) -> list[Example]:
     return out
 
 
-def _logic(settings: Settings, model: LinearModel | None) -> Any:
-    from streamproc.pipeline import StageLogic
+def _pipeline(settings: Settings, model: LinearModel | None) -> Any:
+    from streamproc.pipeline import OfflinePipeline
 
-    logic = StageLogic(settings)
+    pipeline = OfflinePipeline(settings)
     if model is not None:
-        logic.spam_model = model
-    return logic
+        pipeline.stage("spam").model = model
+    return pipeline
 
 
 def _in_time_order(examples: Sequence[Example]) -> list[Example]:
@@ -154,30 +154,24 @@ def _in_time_order(examples: Sequence[Example]) -> list[Example]:
 
 def score_examples(examples: Sequence[Example], settings: Settings, model: LinearModel | None) -> list[float]:
     """The spam score of each example, in the given order, as the stream would compute it."""
-    logic = _logic(settings, model)
-    history: dict[str, Any] = {}
+    pipeline = _pipeline(settings, model)
     scores: dict[int, float] = {}
     for ex in _in_time_order(examples):
         env = Envelope(ex.comment, {}, 0.0)
-        logic.run_all(env, history)
+        pipeline.run(env)
         scores[id(ex)] = env.stages["spam"].score
     return [scores[id(ex)] for ex in examples]
 
 
 def fit(examples: Sequence[Example], settings: Settings, *, epochs: int = 6, seed: int = 0) -> LinearModel:
     """Train a model from labelled examples, with the signals the stream computes."""
-    logic = _logic(settings, None)
-    history: dict[str, Any] = {}
-    authors: dict[str, Any] = {}
+    pipeline = _pipeline(settings, None)
     rows = []
     for ex in _in_time_order(examples):
         env = Envelope(ex.comment, {}, 0.0)
-        env.stages["links"] = logic.links(env)
-        env.stages["duplicates"] = logic.duplicates(env, history)
-        activity = None
-        if ex.comment.author_key:
-            key = logic.spam_key(env)
-            activity, authors[key] = observe_author(authors.get(key, []), ex.comment.id, ex.comment.posted_at)
+        done = pipeline.run(env)
+        author = done.answers.get("spam") or []
+        activity = AuthorActivity(*author[0]) if author else None
         rows.append((spam_input(ex.comment, env.stages, activity).features, ex.label))
     return train(rows, epochs=epochs, seed=seed)
 

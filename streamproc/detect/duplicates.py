@@ -35,6 +35,8 @@ from collections.abc import Callable, Iterable, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
+
 from streamproc.detect.minhash import LshParams, MinHasher, jaccard_sets, shingle_hashes, shingle_set
 from streamproc.detect.text import normalise, normalise_duplicate
 from streamproc.events import Reason, StageResult
@@ -365,3 +367,57 @@ def check_duplicate(
     if p is None:
         return verdict(None, ())
     return verdict(p, match_and_index(index, p, p.keys, config))
+
+
+class _JsonKeys(MutableMapping[str, Any]):
+    """str -> JSON view of a bytes mapping (interim layout: every index key is a record)."""
+
+    def __init__(self, data: MutableMapping[bytes, bytes]) -> None:
+        self.data = data
+
+    def __getitem__(self, key: str) -> Any:
+        return orjson.loads(self.data[key.encode()])
+
+    def get(self, key: str, default: Any = None) -> Any:
+        raw = self.data.get(key.encode())
+        return default if raw is None else orjson.loads(raw)
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self.data[key.encode()] = orjson.dumps(value)
+
+    def __delitem__(self, key: str) -> None:
+        del self.data[key.encode()]
+
+    def __iter__(self) -> Any:
+        return (k.decode() for k in self.data)
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+
+class DuplicateShard:
+    """One partition of the duplicate index: durable `records` and a local `derived` index."""
+
+    def __init__(
+        self,
+        config: DuplicateConfig,
+        shard: int,
+        records: MutableMapping[bytes, bytes],
+        derived: MutableMapping[bytes, bytes],
+    ) -> None:
+        self.config = config
+        self.shard = shard
+        self._index = _JsonKeys(records)
+
+    def match_and_index(
+        self, p: Probe, keys: Sequence[str], *, wall: float | None = None, on_evict: OnEvict | None = None
+    ) -> list[Match]:
+        return match_and_index(
+            self._index, p, keys, self.config, shard=self.shard, wall=wall, on_evict=on_evict
+        )
+
+    def rebuild(self) -> int:
+        return self.remembered()
+
+    def remembered(self) -> int:
+        return remembered(self._index, self.shard)

@@ -19,7 +19,14 @@ from pathlib import Path
 
 import orjson
 
-from streamproc.detect.campaigns import COMMON_DOMAINS, DEFAULT_RULES, CampaignRules, CampaignState, observe
+from streamproc.detect.campaigns import (
+    COMMON_DOMAINS,
+    DEFAULT_RULES,
+    CampaignRules,
+    CampaignState,
+    Sightings,
+    observe,
+)
 from streamproc.detect.deobfuscate import OBFUSCATION_MARK, reader_view
 from streamproc.detect.urls import candidates, data_lines, looks_like_prose, parse_host, parse_url
 from streamproc.errors import ConfigError
@@ -303,22 +310,17 @@ def assess_links(text: str, lists: DomainLists | None = None) -> StageResult:
     return StageResult("links", label, total, reasons, VERSION, data)
 
 
-def add_campaign(
-    result: StageResult,
-    state: CampaignState,
-    *,
-    comment_id: str,
-    author: str | None,
-    thread_id: str,
-    now: float,
-    rules: CampaignRules = DEFAULT_RULES,
-) -> StageResult:
-    """Record the comment's primary domain in the campaign state and add link.campaign when that
-    domain is being pushed across comments, threads or authors. `now` is the comment's time."""
+def campaign_domain(result: StageResult) -> str | None:
+    """The domain whose campaign state the comment updates, or None (no link, or a domain that
+    everyone links: many comments linking it is no campaign)."""
     domain = primary_domain(result)
-    if domain is None or domain in COMMON_DOMAINS:
-        return result
-    seen = observe(state, domain, comment_id, author, thread_id, now, rules)
+    return None if domain is None or domain in COMMON_DOMAINS else domain
+
+
+def with_campaign(
+    result: StageResult, domain: str, seen: Sightings, rules: CampaignRules = DEFAULT_RULES
+) -> StageResult:
+    """Add link.campaign when the domain's sightings (this comment included) make a campaign."""
     if not seen.is_campaign(rules):
         return result
     reasons = [
@@ -332,3 +334,23 @@ def add_campaign(
     ]
     total, label = score(reasons)
     return replace(result, label=label, score=total, reasons=reasons)
+
+
+def add_campaign(
+    result: StageResult,
+    state: CampaignState,
+    *,
+    comment_id: str,
+    author: str | None,
+    thread_id: str,
+    now: float,
+    rules: CampaignRules = DEFAULT_RULES,
+) -> StageResult:
+    """Record the comment's primary domain in the campaign state and add link.campaign when that
+    domain is being pushed across comments, threads or authors. `now` is the comment's time."""
+    domain = campaign_domain(result)
+    if domain is None:
+        return result
+    return with_campaign(
+        result, domain, observe(state, domain, comment_id, author, thread_id, now, rules), rules
+    )

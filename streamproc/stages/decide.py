@@ -1,23 +1,31 @@
-"""The decide stage: verdicts.spam -> verdicts (approve / hold / reject with every reason)."""
+"""The decide stage: approve / hold / reject from every stage's result (detect/decide.py)."""
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
-from faust.types import EventT
+from streamproc.config import Settings
+from streamproc.detect.decide import decide
+from streamproc.events import Envelope, StageResult
+from streamproc.stages.spam import site_thresholds
+from streamproc.stages.stage import Op
+from streamproc.topology import STAGES
 
-from streamproc.events import Envelope
-from streamproc.stages.common import StageContext, publish, stage_agent
+SPEC = STAGES[3]
 
 
-def register(ctx: StageContext) -> Any:
-    async def handle(env: Envelope, event: EventT) -> None:
-        action, result = ctx.logic.decide(env)
-        await publish(ctx, "verdicts", env, result, action=action)
-        now = time.time()
-        ctx.metrics.actions.labels(action).inc()
-        ctx.metrics.end_to_end.observe(max(0.0, now - env.comment.posted_at))
-        ctx.metrics.pipeline.observe(max(0.0, now - env.received_at))
+class DecideStage:
+    spec = SPEC
 
-    return stage_agent(ctx, "decide", ctx.topics["spam"], handle)
+    def __init__(self, settings: Settings) -> None:
+        self.thresholds = site_thresholds(settings)
+
+    def prepare(self, env: Envelope) -> None:
+        return None
+
+    def ops(self, env: Envelope, prepared: None, partitions: int) -> list[Op]:
+        return []
+
+    def finish(self, env: Envelope, prepared: None, results: list[Any]) -> StageResult:
+        _, result = decide(env.stages, self.thresholds.for_site(env.comment.site))
+        return result  # the action is in result.data["action"]

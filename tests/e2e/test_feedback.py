@@ -21,7 +21,7 @@ from streamproc.clients import latest_model
 from streamproc.config import Settings, Topics
 from streamproc.events import Envelope, comment_from_dict
 from streamproc.gen.labelled import labelled_corpus
-from streamproc.pipeline import StageLogic
+from streamproc.pipeline import OfflinePipeline
 from streamproc.training import Example, fit, register_cli
 from tests.support.workers import WorkerProcess, prefixed_topics, produce, run
 
@@ -90,7 +90,7 @@ def _wait_for_model(bootstrap: str, topics: Topics, timeout: float) -> int:
 
 
 def _spam_consumed(w: WorkerProcess) -> float:
-    return w.metric("streamproc_comments_consumed_total", stage="spam-authors")
+    return w.metric("streamproc_comments_consumed_total", stage="spam")
 
 
 def _warm_up(bootstrap: str, topics: Topics, workers: list[WorkerProcess], timeout: float = 180) -> None:
@@ -214,7 +214,7 @@ def test_model_push_reaches_running_workers(
 def test_stream_scores_like_check(
     kafka: KafkaBroker, unique_name: str, start_worker: Callable[..., WorkerProcess]
 ) -> None:
-    """The streaming spam stage (author table behind a re-key hop) and the offline path give the
+    """The streaming spam stage (author state in the group's table) and the offline path give the
     same verdicts for the same input; one partition keeps the input order for both."""
     topics = prefixed_topics(unique_name)
     worker = start_worker(kafka.bootstrap, unique_name, name="w", topics=topics, partitions=1)
@@ -227,11 +227,10 @@ def test_stream_scores_like_check(
     got = run(_verdicts(kafka.bootstrap, topics.spam, {e["id"] for e in events}, timeout=120))
     assert len(got) == len(events), worker.log()
 
-    logic = StageLogic(Settings())
-    history: dict[str, Any] = {}
+    pipeline = OfflinePipeline(Settings())
     for e in events:
         env = Envelope(comment_from_dict(e), {}, 0.0)
-        logic.run_all(env, history)
+        pipeline.run(env)
         want = env.stages["spam"].to_dict()
         have = {k: got[e["id"]][k] for k in ("label", "score", "reasons", "version", "data")}
         assert have == {k: want[k] for k in have}, e["id"]

@@ -195,14 +195,15 @@ def wait_for_verdicts(bootstrap: str, topic: str, ids: Iterable[str], timeout: f
 def duplicates_trail(
     bootstrap: str, app_id: str, topics: Any, ids: list[str], workers: list[WorkerProcess]
 ) -> str:
-    """Where the comments without a verdict stopped: their records on every hop, and the logs."""
+    """Where the comments without a verdict stopped: their records on every topic of the (all
+    stages) group, and the workers' logs."""
     hops = [
         ("comments", topics.comments),
-        ("links-by-domain", f"{app_id}-links-by-domain"),
+        ("requests", f"{app_id}-state-requests"),
+        ("replies", f"{app_id}-state-replies"),
         ("links", topics.links),
-        ("shards", f"{app_id}-duplicates-shards"),
-        ("replies", f"{app_id}-duplicates-replies"),
         ("duplicates", topics.duplicates),
+        ("verdicts", topics.verdicts),
         ("dlq", topics.dlq),
     ]
     wanted = {i.encode() for i in ids[:20]}
@@ -210,7 +211,7 @@ def duplicates_trail(
     for hop, topic in hops:
         for r in run(consume(bootstrap, topic, expected=10**6, timeout=3)):
             key = r.key or b""
-            if key not in wanted:  # re-keyed hops: the id is in the value
+            if key not in wanted:  # requests and replies: the id is in the value, if at all
                 key = next((i for i in wanted if b'"' + i + b'"' in (r.value or b"")), key)
             if key in wanted:
                 headers = {k: v.decode()[:80] for k, v in (r.headers or ())}

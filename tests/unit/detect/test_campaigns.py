@@ -10,7 +10,7 @@ from streamproc.config import Settings
 from streamproc.detect.campaigns import CampaignRules, Sightings, expire, observe, stale_domains
 from streamproc.detect.links import add_campaign, assess_links
 from streamproc.events import Envelope, comment_from_dict
-from streamproc.pipeline import StageLogic
+from streamproc.pipeline import OfflinePipeline
 
 RULES = CampaignRules(
     window=3600.0, max_rows=8, min_comments=4, min_authors=3, min_threads=3, flood_comments=6
@@ -155,19 +155,24 @@ STREAMS = [
 def test_offline_links_stage_flags_campaigns(
     comments: list[tuple[str, str, str]], expected: list[bool]
 ) -> None:
-    logic = StageLogic(Settings())
+    pipeline = OfflinePipeline(Settings())
     flagged = []
     for i, (text, author, thread) in enumerate(comments):
-        result = logic.links(_comment(i, text, author, thread, i))
-        flagged.append("link.campaign" in [r.code for r in result.reasons])
+        env = _comment(i, text, author, thread, i)
+        pipeline.run(env)
+        flagged.append("link.campaign" in [r.code for r in env.stages["links"].reasons])
     assert flagged == expected
 
 
-def test_campaign_raises_the_label_and_the_stream_path_matches_offline() -> None:
+def test_campaign_raises_the_label_and_the_chained_stage_matches_the_core() -> None:
     comments = [_comment(i, f"buy at pillshop.xyz/{i} today", f"a{i}", f"t{i}", i) for i in range(4)]
-    offline = StageLogic(Settings())
-    results = [offline.links(env) for env in comments]
-    # The stream: findings first, then (after a JSON hop) campaign state in another mapping.
+    offline = OfflinePipeline(Settings())
+    results = []
+    for env in comments:
+        offline.run(env)
+        results.append(env.stages["links"])
+    # The core alone: findings, then (after a JSON hop) campaign state in a plain mapping.
+    comments = [_comment(i, f"buy at pillshop.xyz/{i} today", f"a{i}", f"t{i}", i) for i in range(4)]
     stream_state: dict[str, Any] = {}
     streamed = []
     for env in comments:
@@ -188,4 +193,5 @@ def test_campaign_raises_the_label_and_the_stream_path_matches_offline() -> None
     assert results[0].label == "clean"
     assert results[3].label == "suspicious"
     assert [r.code for r in results[3].reasons][-1] == "link.campaign"
-    assert set(offline.link_campaigns) == {"pillshop.xyz"}
+    assert set(stream_state) == {"pillshop.xyz"}
+    assert offline.state.shard.rows("campaigns").get("pillshop.xyz") == stream_state["pillshop.xyz"]

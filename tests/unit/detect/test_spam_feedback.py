@@ -5,12 +5,8 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from streamproc.config import Settings
 from streamproc.errors import DecodeError
-from streamproc.pipeline import StageLogic
 from streamproc.stages.spam import feedback_example
-
-LOGIC = StageLogic(Settings(store="memory://"))
 
 
 def _fb(**fields: object) -> bytes:
@@ -19,7 +15,7 @@ def _fb(**fields: object) -> bytes:
 
 
 def test_feedback_with_text_gives_features_and_a_stable_key() -> None:
-    key, features, label = feedback_example(LOGIC, _fb(text="buy pills at http://bit.ly/x"))
+    key, features, label = feedback_example(_fb(text="buy pills at http://bit.ly/x"))
     names = {n for n, _ in features}
     assert key == "c9:spam:mod-1" and label == 1
     assert {"w:pills", "s:link.shortener", "rules.prior"} <= names  # n-grams, link signals, prior
@@ -28,7 +24,7 @@ def test_feedback_with_text_gives_features_and_a_stable_key() -> None:
 def test_feedback_may_carry_the_whole_comment() -> None:
     comment = {"id": "c9", "thread_id": "t", "text": "lovely harbour photos", "posted_at": "2026-01-01T00:00:00Z",
                "author": {"name": "Cheap Loans Deals"}}  # fmt: skip
-    _, features, label = feedback_example(LOGIC, _fb(label="ham", comment=comment))
+    _, features, label = feedback_example(_fb(label="ham", comment=comment))
     names = {n for n, _ in features}
     assert label == 0 and {"w:harbour", "s:author.keywords"} <= names
 
@@ -45,5 +41,5 @@ def test_feedback_may_carry_the_whole_comment() -> None:
 )
 def test_unusable_feedback_is_refused_with_a_reason(value: bytes, reason: str) -> None:
     with pytest.raises(DecodeError) as info:
-        feedback_example(LOGIC, value)
+        feedback_example(value)
     assert info.value.reason == reason

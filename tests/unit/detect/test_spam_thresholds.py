@@ -11,7 +11,8 @@ from streamproc.detect.decide import SiteThresholds, Thresholds, decide
 from streamproc.detect.model import LinearModel
 from streamproc.errors import ConfigError
 from streamproc.events import Envelope, StageResult, comment_from_dict
-from streamproc.pipeline import StageLogic
+from streamproc.pipeline import OfflinePipeline
+from streamproc.stages.spam import load_spam_model
 
 SITES = '{"news.example": {"hold": 0.4, "reject": 0.8}, "forum.example": {"reject": 0.95}}'
 
@@ -55,10 +56,10 @@ def _stages(score: float) -> dict[str, StageResult]:
     ],
 )
 def test_decide_uses_the_comment_site(site: str | None, score: float, action: str) -> None:
-    logic = StageLogic(Settings(site_thresholds=SITES))
+    decide_stage = OfflinePipeline(Settings(site_thresholds=SITES)).stage("decide")
     event = {"id": "c", "thread_id": "t", "text": "x", "posted_at": "2026-01-01T00:00:00Z", "site": site}
     env = Envelope(comment_from_dict({k: v for k, v in event.items() if v is not None}), _stages(score), 0.0)
-    assert logic.decide(env)[0] == action
+    assert decide_stage.finish(env, None, []).data["action"] == action
 
 
 def test_site_thresholds_object() -> None:
@@ -68,13 +69,12 @@ def test_site_thresholds_object() -> None:
 
 
 def test_spam_label_follows_the_site_thresholds() -> None:
-    logic = StageLogic(Settings(site_thresholds=SITES))
     text = "Read more at our page"  # one call to action: 0.4
     for site, label in (("news.example", "suspicious"), ("other.example", "ham")):
         event = {"id": "c", "thread_id": "t", "text": text, "posted_at": "2026-01-01T00:00:00Z", "site": site}
         env = Envelope(comment_from_dict(event), {}, 0.0)
-        env.stages["links"] = logic.links(env)
-        result = logic.spam(env, {})
+        OfflinePipeline(Settings(site_thresholds=SITES)).run(env)
+        result = env.stages["spam"]
         assert result.score == pytest.approx(0.4) and result.label == label, (site, result.score)
 
 
@@ -83,16 +83,16 @@ def test_check_uses_the_model_file(tmp_path: Path) -> None:
     model.version = 7
     path = tmp_path / "spam.model"
     path.write_bytes(model.to_bytes())
-    logic = StageLogic(Settings(spam_model=str(path)))
+    pipeline = OfflinePipeline(Settings(spam_model=str(path)))
     env = Envelope(
         comment_from_dict({"id": "c", "thread_id": "t", "text": "hi", "posted_at": "2026-01-01T00:00:00Z"}),
         {},
         0.0,
     )
-    logic.run_all(env, {})
+    pipeline.run(env)
     assert env.stages["spam"].version == "spam-model-7" and env.stages["spam"].data["model_version"] == 7
 
 
 def test_missing_model_file_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="spam_model file"):
-        StageLogic(Settings(spam_model=str(tmp_path / "nope")))
+        load_spam_model(str(tmp_path / "nope"))

@@ -1,0 +1,194 @@
+"""The keyed state of a stage group, one partition at a time.
+
+A group keeps all its keyed state in one Faust table ("state", changelogged, RocksDB or memory),
+partitioned like its input topic. Every key belongs to one partition (`topology.state_partition`,
+or the duplicate index's own key grouping), and a partition's keys are read and written only by
+the worker that owns that partition, one comment at a time:
+
+- `TablePartition` reaches one partition of the Faust table from anywhere in the worker: it runs
+  each read and write with a Faust event of that partition as the current event, which is what
+  makes the table write that partition's changelog and RocksDB store. (Faust ties table writes to
+  the partition of the event being processed; the stream serves a comment's state on several
+  partitions from one event.) tests/unit/test_state_faust.py pins the Faust behaviour relied on.
+- `Shard` is what the stage cores see of one partition: row lists by key (domain sightings,
+  author activity) and the partition's duplicate index shard.
+- `LocalState` is the same on dicts, for `streamproc check`, `eval` and the unit tests: one
+  partition holding everything, as the stream has with one partition.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Callable, Iterator, MutableMapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+from faust.events import Event
+from faust.streams import _current_event
+from faust.types import TP
+from faust.types.tuples import Message
+
+from streamproc.detect.duplicates import DuplicateConfig, DuplicateShard
+from streamproc.topology import STATE_KINDS
+
+Bytes = MutableMapping[bytes, bytes]
+
+
+class PrefixView(MutableMapping[bytes, bytes]):
+    """The keys of a mapping that start with `prefix`, with the prefix taken off."""
+
+    def __init__(
+        self, data: Bytes, prefix: bytes, scan: Callable[[bytes], Iterator[tuple[bytes, bytes]]]
+    ) -> None:
+        self.data = data
+        self.prefix = prefix
+        self._scan = scan
+
+    def __getitem__(self, key: bytes) -> bytes:
+        return self.data[self.prefix + key]
+
+    def get(self, key: bytes, default: Any = None) -> Any:
+        return self.data.get(self.prefix + key, default)
+
+    def __setitem__(self, key: bytes, value: bytes) -> None:
+        self.data[self.prefix + key] = value
+
+    def __delitem__(self, key: bytes) -> None:
+        del self.data[self.prefix + key]
+
+    def items(self) -> Iterator[tuple[bytes, bytes]]:  # type: ignore[override]
+        n = len(self.prefix)
+        for key, value in self._scan(self.prefix):
+            yield key[n:], value
+
+    def __iter__(self) -> Iterator[bytes]:
+        return (k for k, _ in self.items())
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self.items())
+
+
+class Rows:
+    """Row lists (JSON) under one key kind: what the campaign and author cores keep per key."""
+
+    def __init__(self, data: Bytes, prefix: bytes) -> None:
+        self.data = data
+        self.prefix = prefix
+
+    def get(self, key: str, default: Any = None) -> Any:
+        raw = self.data.get(self.prefix + key.encode())
+        return default if raw is None else orjson.loads(raw)
+
+    def __getitem__(self, key: str) -> Any:
+        value = self.get(key)
+        if value is None:
+            raise KeyError(key)
+        return value
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self.data[self.prefix + key.encode()] = orjson.dumps(value)
+
+    def __delitem__(self, key: str) -> None:
+        del self.data[self.prefix + key.encode()]
+
+
+@dataclass
+class Shard:
+    """One partition of a group's keyed state, as the stage cores use it."""
+
+    partition: int
+    data: Bytes
+    scan: Callable[[bytes], Iterator[tuple[bytes, bytes]]]
+    duplicate_config: DuplicateConfig
+    derived: Bytes = field(default_factory=dict)  # local only: rebuilt from the records
+    _duplicates: DuplicateShard | None = None
+
+    def rows(self, kind: str) -> Rows:
+        return Rows(self.data, STATE_KINDS[kind].prefix + b":")
+
+    @property
+    def duplicates(self) -> DuplicateShard:
+        if self._duplicates is None:
+            prefix = STATE_KINDS["index"].prefix + b"%d:" % self.partition
+            records = PrefixView(self.data, prefix, self.scan)
+            self._duplicates = DuplicateShard(self.duplicate_config, self.partition, records, self.derived)
+            self._duplicates.rebuild()
+        return self._duplicates
+
+
+def _dict_scan(data: dict[bytes, bytes]) -> Callable[[bytes], Iterator[tuple[bytes, bytes]]]:
+    def scan(prefix: bytes) -> Iterator[tuple[bytes, bytes]]:
+        return ((k, v) for k, v in list(data.items()) if k.startswith(prefix))
+
+    return scan
+
+
+class LocalState:
+    """All keyed state in one dict: one partition (offline tools and tests)."""
+
+    partitions = 1
+
+    def __init__(self, duplicate_config: DuplicateConfig) -> None:
+        self.data: dict[bytes, bytes] = {}
+        self.shard = Shard(0, self.data, _dict_scan(self.data), duplicate_config)
+
+    def local(self, partition: int) -> Shard:
+        return self.shard
+
+
+class TablePartition(MutableMapping[bytes, bytes]):
+    """One partition of a Faust table, reachable while processing any event."""
+
+    def __init__(self, table: Any, topic: str, partition: int) -> None:
+        self.table = table
+        self.partition = partition
+        message = Message(topic, partition, -1, 0.0, 0, None, None, None, None, tp=TP(topic, partition))
+        self._event = Event(table.app, None, None, None, message)
+
+    @contextmanager
+    def _as_partition(self) -> Iterator[None]:
+        token = _current_event.set(weakref.ref(self._event))
+        try:
+            yield
+        finally:
+            _current_event.reset(token)
+
+    def __getitem__(self, key: bytes) -> bytes:
+        with self._as_partition():
+            return self.table[key]  # type: ignore[no-any-return]
+
+    def get(self, key: bytes, default: Any = None) -> Any:
+        with self._as_partition():
+            return self.table.get(key, default)
+
+    def __setitem__(self, key: bytes, value: bytes) -> None:
+        with self._as_partition():
+            self.table[key] = value
+
+    def __delitem__(self, key: bytes) -> None:
+        with self._as_partition():
+            del self.table[key]
+
+    def __iter__(self) -> Iterator[bytes]:
+        return (k for k, _ in self.scan(b""))
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+    def scan(self, prefix: bytes, start: bytes | None = None) -> Iterator[tuple[bytes, bytes]]:
+        """This partition's keys starting with `prefix` (from `start` on), in key order, from
+        the store (RocksDB: its database of this partition; memory: every key, filtered, so keys
+        that must be told apart by partition carry it, as the duplicate records do)."""
+        store = self.table.data
+        if hasattr(store, "_db_for_partition"):  # rocksdb://
+            db = store._db_for_partition(self.partition)
+            for key, value in db.items(from_key=start or prefix):
+                if not key.startswith(prefix):
+                    break
+                if key != store.offset_key:
+                    yield key, value
+        else:  # memory://
+            keys = sorted(k for k in list(store.data) if k.startswith(prefix) and k >= (start or prefix))
+            yield from ((k, store.data[k]) for k in keys if k in store.data)
