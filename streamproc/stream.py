@@ -32,6 +32,7 @@ from aiokafka.admin import NewTopic
 from faust.types import TP, EventT
 
 from streamproc import __version__
+from streamproc.acks import InOrderAcks
 from streamproc.chain import Chain, Finished, Work, serve, serve_here
 from streamproc.clients import ModelFollower, ssl_context
 from streamproc.config import Settings
@@ -159,7 +160,8 @@ class StreamGroup:
         self.shards: dict[int, Shard] = {}
         self.owned: set[int] = set()
         self.pending: dict[tuple[int, int], Pending] = {}
-        self.in_flight = 0  # comments read and not yet acknowledged
+        # Messages read and not yet acknowledged, acknowledged in reading order (see acks.py).
+        self.acks: InOrderAcks[EventT] = InOrderAcks(self._ack, lambda e: int(e.message.partition))
         self.room = asyncio.Event()
         self._tasks: set[asyncio.Future[Any]] = set()
         self.stream_time = 0.0  # newest posted_at seen: the sweeps' clock
@@ -238,13 +240,15 @@ class StreamGroup:
     async def _on_revoked(self, sender: Any, revoked: set[TP], **kwargs: Any) -> None:
         # Every partition is read again from its committed offset after a rebalance: what waits
         # here would be judged twice, or by the wrong owner.
-        dropped = len(self.pending)
-        for pending in self.pending.values():
-            self._release(pending.event, ack=False)
+        waiting = len(self.pending)
         self.pending.clear()
         self.metrics.pending.set(0)
-        if dropped:
-            log.info("rebalance dropped_waiting=%s (read again from the committed offsets)", dropped)
+        open_ = self.acks.clear()
+        self.room.set()
+        if open_:
+            log.info(
+                "rebalance dropped open=%s waiting=%s (read again from the committed offsets)", open_, waiting
+            )
 
     async def _on_assigned(self, sender: Any, assigned: set[TP], **kwargs: Any) -> None:
         mine = {tp.partition for tp in assigned if tp.topic == self.input.get_topic_name()}
@@ -283,7 +287,7 @@ class StreamGroup:
             await model_ready(self.model_follower)  # score with the shared model, not a stale file
         async for event in stream.noack().events():
             await self._room()
-            self.in_flight += 1
+            self.acks.read(event)
             try:
                 await self._begin(event)
             except Exception as exc:  # a bug in the stream itself: dead-letter, never drop silently
@@ -295,18 +299,20 @@ class StreamGroup:
                 await self._dead_letter_durably(event, first, "stage_error", f"{type(exc).__name__}: {exc}")
 
     async def _room(self) -> None:
-        while self.in_flight >= MAX_IN_FLIGHT:
+        while len(self.acks) >= MAX_IN_FLIGHT:
             self.room.clear()
             await self.room.wait()
 
+    def _ack(self, event: EventT) -> None:
+        event.ack()
+        self.watchdog.finished(event.message.partition, event.message.offset, time.monotonic())
+
     def _release(self, event: EventT, *, ack: bool = True) -> None:
-        """Done with `event`: acknowledged (its offset may be committed) or, when it is read
-        again after a rebalance anyway, only forgotten."""
+        """Done with `event`: finished (acknowledged once all read before it are), or, when it
+        is read again after a rebalance anyway, only forgotten (a rebalance cleared it)."""
         if ack:
-            event.ack()
-            self.watchdog.finished(event.message.partition, event.message.offset, time.monotonic())
-        self.in_flight -= 1
-        if self.in_flight < MAX_IN_FLIGHT:
+            self.acks.finished(event)
+        if len(self.acks) < MAX_IN_FLIGHT:
             self.room.set()
 
     async def _begin(self, event: EventT) -> None:

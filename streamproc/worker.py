@@ -104,6 +104,7 @@ def run_worker(settings: Settings, *, loglevel: str = "warning") -> int:
         settings = settings.with_(brokers=_embedded.bootstrap, store="memory://")
         print(f"embedded broker (Tansu) at {_embedded.bootstrap}; it stops with this worker", flush=True)
     try:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)  # Faust creates only the last level
         loop = asyncio.new_event_loop()
         asyncio.set_event_loop(loop)
         partitions = loop.run_until_complete(prepare_topics(settings))
