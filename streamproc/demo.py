@@ -20,7 +20,7 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
-from streamproc.broker.process import free_port, stop_process, tail
+from streamproc.broker.process import free_port, stop_on_signals, stop_process, tail
 from streamproc.broker.tansu import Tansu
 from streamproc.cli import format_verdict, produce_with_progress
 from streamproc.clients import ensure_topics
@@ -135,6 +135,12 @@ def _examples(verdicts: list[dict[str, Any]], console: Console) -> None:
 
 
 def run_demo(*, count: int = 1500, keep_running: bool = False, metrics_port: int = 0) -> int:
+    """The demo; SIGINT and SIGTERM stop the worker and the embedded broker before it exits."""
+    with stop_on_signals():
+        return _demo(count=count, keep_running=keep_running, metrics_port=metrics_port)
+
+
+def _demo(*, count: int, keep_running: bool, metrics_port: int) -> int:
     console = Console()
     stream = generate(count)
     with Tansu() as broker:
@@ -173,7 +179,7 @@ def run_demo(*, count: int = 1500, keep_running: bool = False, metrics_port: int
                 try:
                     while worker.poll() is None:
                         time.sleep(1)
-                except KeyboardInterrupt:
+                except KeyboardInterrupt:  # SIGINT or SIGTERM: the way to end a kept demo
                     pass
         finally:
             stop_process(worker)

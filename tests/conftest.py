@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -34,8 +35,10 @@ def broker(request: pytest.FixtureRequest) -> KafkaBroker | Tansu:
 
 @pytest.fixture
 def unique_name(request: pytest.FixtureRequest) -> str:
-    """A name for topics and groups that includes the test's name (and its broker)."""
-    return "t-" + re.sub(r"[^a-zA-Z0-9]+", "-", request.node.name).strip("-").lower()[:60]
+    """A name for topics and groups that includes the test's name (and its parameters)."""
+    name = request.node.name
+    digest = hashlib.blake2b(name.encode(), digest_size=3).hexdigest()  # long names differ at the end
+    return "t-" + re.sub(r"[^a-zA-Z0-9]+", "-", name).strip("-").lower()[:52] + "-" + digest
 
 
 @pytest.fixture

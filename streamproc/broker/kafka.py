@@ -1,51 +1,55 @@
-"""A single-node Apache Kafka (KRaft) broker on loopback, for tests and local runs.
+"""Apache Kafka (KRaft) on loopback, for tests, benchmarks and local runs: one broker, or a cluster
+of brokers that are also the controller quorum.
 
-The broker jars come from Maven Central (`pom.xml` beside this file) and are cached; the broker
-runs on the machine's Java 17+. `python -m streamproc.broker.kafka fetch` warms the cache;
-`python -m streamproc.broker.kafka run` starts a broker and prints its bootstrap address.
+The broker jars come from Maven Central (`pom.xml` beside this file) and are cached; the brokers
+run on the machine's Java 17+. `python -m streamproc.broker.kafka fetch` warms the cache;
+`python -m streamproc.broker.kafka run [--nodes 3]` starts brokers and prints the bootstrap
+address until Ctrl-C or SIGTERM, and then stops them.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import shutil
 import subprocess
 import tempfile
 import time
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 
-from streamproc.broker.process import free_port, stop_process, wait_ready
+from streamproc.broker.process import free_port, spawn, stop_on_signals, stop_process, wait_ready
 from streamproc.errors import BrokerError
 
 KAFKA_VERSION = "4.1.1"
-HERE = Path(__file__).parent / "kafka"
+HERE = Path(__file__).parent
 DEFAULT_HOME = Path.home() / ".cache" / "streamproc" / f"kafka-{KAFKA_VERSION}"
 READY_TIMEOUT_SECONDS = 90.0  # format + JVM start take 10-20 s on a busy 2-core machine
 
 SERVER_PROPERTIES = """\
 process.roles=broker,controller
-node.id=1
-controller.quorum.voters=1@127.0.0.1:{controller_port}
-listeners=PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller_port}
-advertised.listeners=PLAINTEXT://127.0.0.1:{port}
+node.id={node_id}
+controller.quorum.voters={voters}
+listeners=PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller_port}{extra_listeners}
+advertised.listeners=PLAINTEXT://127.0.0.1:{port}{extra_advertised}
 inter.broker.listener.name=PLAINTEXT
 controller.listener.names=CONTROLLER
-listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT{extra_protocols}
 log.dirs={data_dir}
 num.partitions=1
-default.replication.factor=1
-min.insync.replicas=1
-offsets.topic.replication.factor=1
+default.replication.factor={replication}
+min.insync.replicas={min_isr}
+offsets.topic.replication.factor={replication}
 offsets.topic.num.partitions=1
-transaction.state.log.replication.factor=1
-transaction.state.log.min.isr=1
+transaction.state.log.replication.factor={replication}
+transaction.state.log.min.isr={min_isr}
 transaction.state.log.num.partitions=1
-share.coordinator.state.topic.replication.factor=1
-share.coordinator.state.topic.min.isr=1
+share.coordinator.state.topic.replication.factor={replication}
+share.coordinator.state.topic.min.isr={min_isr}
 group.initial.rebalance.delay.ms=0
 auto.create.topics.enable=true
 num.network.threads=2
@@ -73,7 +77,7 @@ def fetch_jars(home: Path = DEFAULT_HOME) -> Path:
         "-B",
         "-q",
         "-f",
-        str(HERE / "pom.xml"),
+        str(HERE / "kafka" / "pom.xml"),
         "dependency:copy-dependencies",
         "-DincludeScope=runtime",
         f"-DoutputDirectory={tmp}",
@@ -90,10 +94,20 @@ def fetch_jars(home: Path = DEFAULT_HOME) -> Path:
 
 
 @dataclass
+class Listener:
+    """An extra listener (e.g. SASL_SSL for security tests) and the settings it needs."""
+
+    name: str  # also its security protocol, e.g. SASL_SSL
+    port: int = 0
+    properties: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass
 class KafkaBroker:
     """A KRaft broker+controller on free loopback ports. Use as a context manager.
 
-    `restart()` keeps the data directory, `stop(kill=True)` simulates a crash.
+    `restart()` keeps the data directory, `stop(kill=True)` simulates a crash. In a cluster, the
+    nodes share `cluster_id` and `voters` (KafkaCluster sets them).
     """
 
     home: Path = DEFAULT_HOME
@@ -101,6 +115,13 @@ class KafkaBroker:
     port: int = 0
     controller_port: int = 0
     proc: subprocess.Popen[bytes] | None = None
+    node_id: int = 1
+    voters: str = ""  # id@host:port,... ; empty: this node alone
+    cluster_id: str = field(default_factory=lambda: uuid.uuid4().hex[:22])
+    replication: int = 1
+    heap: str = "-Xmx1g"
+    listeners: list[Listener] = field(default_factory=list)
+    format_args: list[str] = field(default_factory=list)  # e.g. --add-scram credentials
     _own_workdir: bool = field(default=False, repr=False)
 
     @property
@@ -109,74 +130,87 @@ class KafkaBroker:
 
     @property
     def log_path(self) -> Path:
-        assert self.workdir is not None
-        return self.workdir / "logs" / "server.log"
+        return self._workdir / "logs" / "server.log"
+
+    @property
+    def _workdir(self) -> Path:
+        if self.workdir is None:
+            self.workdir = Path(tempfile.mkdtemp(prefix="kafka-"))
+            self._own_workdir = True
+        return self.workdir
 
     def _java(self, *args: str, heap: str) -> list[str]:
         java = shutil.which("java")
         if java is None:
             raise BrokerError("Apache Kafka needs Java 17+ on PATH")
-        assert self.workdir is not None
         return [
             java,
             heap,
             "-Djava.awt.headless=true",
-            f"-Dlog4j2.configurationFile={HERE / 'log4j2.properties'}",
-            f"-Dkafka.logs.dir={self.workdir / 'logs'}",
+            f"-Dlog4j2.configurationFile={HERE / 'kafka' / 'log4j2.properties'}",
+            f"-Dkafka.logs.dir={self._workdir / 'logs'}",
             "-cp",
             f"{fetch_jars(self.home)}/*",
             *args,
         ]
 
-    def start(self) -> KafkaBroker:
-        if self.workdir is None:
-            self.workdir = Path(tempfile.mkdtemp(prefix="kafka-"))
-            self._own_workdir = True
-        (self.workdir / "logs").mkdir(parents=True, exist_ok=True)
-        config = self.workdir / "server.properties"
-        if not config.exists():
-            self.port, self.controller_port = free_port(), free_port()
-            config.write_text(
-                SERVER_PROPERTIES.format(
-                    port=self.port, controller_port=self.controller_port, data_dir=self.workdir / "data"
-                )
-            )
-            fmt = subprocess.run(
-                self._java(
-                    "kafka.tools.StorageTool",
-                    "format",
-                    "-t",
-                    uuid.uuid4().hex[:22],
-                    "-c",
-                    str(config),
-                    "-g",
-                    heap="-Xmx256m",
-                ),
-                capture_output=True,
-                text=True,
-                check=False,
-            )
-            if fmt.returncode != 0:
-                raise BrokerError(f"kafka storage format failed:\n{fmt.stdout}{fmt.stderr}")
-        out = (self.workdir / "logs" / "stdout.log").open("ab")
-        self.proc = subprocess.Popen(
-            self._java(
-                "-XX:+UseG1GC",
-                "-XX:MaxGCPauseMillis=20",
-                "-XX:+ExitOnOutOfMemoryError",
-                "-Xms256m",
-                "kafka.Kafka",
-                str(config),
-                heap="-Xmx1g",
-            ),
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            # own session: Ctrl-C reaches the worker, which stops the broker after itself
-            start_new_session=True,
+    def allocate_ports(self) -> None:
+        self.port = self.port or free_port()
+        self.controller_port = self.controller_port or free_port()
+        for listener in self.listeners:
+            listener.port = listener.port or free_port()
+
+    def configure(self) -> Path:
+        """Write server.properties and format the storage (once)."""
+        workdir = self._workdir
+        (workdir / "logs").mkdir(parents=True, exist_ok=True)
+        config = workdir / "server.properties"
+        if config.exists():
+            return config
+        self.allocate_ports()
+        text = SERVER_PROPERTIES.format(
+            node_id=self.node_id,
+            voters=self.voters or f"{self.node_id}@127.0.0.1:{self.controller_port}",
+            port=self.port,
+            controller_port=self.controller_port,
+            data_dir=workdir / "data",
+            replication=self.replication,
+            min_isr=min(2, self.replication),
+            extra_listeners="".join(f",{lst.name}://127.0.0.1:{lst.port}" for lst in self.listeners),
+            extra_advertised="".join(f",{lst.name}://127.0.0.1:{lst.port}" for lst in self.listeners),
+            extra_protocols="".join(f",{lst.name}:{lst.name}" for lst in self.listeners),
         )
-        out.close()
-        wait_ready(self.proc, self.bootstrap, READY_TIMEOUT_SECONDS, self.workdir / "logs" / "stdout.log")
+        text += "".join(f"{k}={v}\n" for lst in self.listeners for k, v in lst.properties.items())
+        config.write_text(text)
+        fmt = subprocess.run(
+            self._java(
+                "kafka.tools.StorageTool", "format", "-t", self.cluster_id, "-c", str(config), *self.format_args,
+                heap="-Xmx256m",
+            ),
+            capture_output=True,
+            text=True,
+            check=False,
+        )  # fmt: skip
+        if fmt.returncode != 0:
+            raise BrokerError(f"kafka storage format failed:\n{fmt.stdout}{fmt.stderr}")
+        return config
+
+    def launch(self) -> None:
+        """Start the broker process without waiting for it to serve."""
+        config = self.configure()
+        with (self._workdir / "logs" / "stdout.log").open("ab") as out:
+            self.proc = spawn(
+                self._java(
+                    "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20", "-XX:+ExitOnOutOfMemoryError", "-Xms128m",
+                    "kafka.Kafka", str(config), heap=self.heap,
+                ),
+                out,
+            )  # fmt: skip
+
+    def start(self) -> KafkaBroker:
+        self.launch()
+        assert self.proc is not None
+        wait_ready(self.proc, self.bootstrap, READY_TIMEOUT_SECONDS, self._workdir / "logs" / "stdout.log")
         return self
 
     def stop(self, *, kill: bool = False) -> None:
@@ -186,7 +220,7 @@ class KafkaBroker:
             self.proc.kill()
             self.proc.wait(10)
         else:
-            stop_process(self.proc, timeout=30)
+            stop_process(self.proc)
         self.proc = None
 
     def restart(self) -> None:
@@ -207,9 +241,82 @@ class KafkaBroker:
         self.close()
 
 
+@dataclass
+class KafkaCluster:
+    """`size` KRaft nodes, each a broker and a voter of the controller quorum, replication
+    `size` by default with min.insync.replicas 2 (the production settings, docs/operations.md).
+    Heaps are small so that three fit a 2-core test machine."""
+
+    size: int = 3
+    heap: str = "-Xmx384m"
+    home: Path = DEFAULT_HOME
+    nodes: list[KafkaBroker] = field(default_factory=list)
+
+    @property
+    def bootstrap(self) -> str:
+        return ",".join(n.bootstrap for n in self.nodes)
+
+    def start(self) -> KafkaCluster:
+        cluster_id = uuid.uuid4().hex[:22]
+        self.nodes = [
+            KafkaBroker(
+                home=self.home, node_id=i + 1, cluster_id=cluster_id, replication=self.size, heap=self.heap
+            )
+            for i in range(self.size)
+        ]
+        for node in self.nodes:
+            node.allocate_ports()
+        voters = ",".join(f"{n.node_id}@127.0.0.1:{n.controller_port}" for n in self.nodes)
+        for node in self.nodes:
+            node.voters = voters
+            node.launch()  # all at once: the quorum needs a majority before any broker serves
+        for node in self.nodes:
+            assert node.proc is not None
+            wait_ready(
+                node.proc, node.bootstrap, READY_TIMEOUT_SECONDS, node._workdir / "logs" / "stdout.log"
+            )
+        asyncio.run(_wait_for_brokers(self.bootstrap, self.size, READY_TIMEOUT_SECONDS))
+        return self
+
+    def node_by_id(self, node_id: int) -> KafkaBroker:
+        return next(n for n in self.nodes if n.node_id == node_id)
+
+    def close(self) -> None:
+        for node in self.nodes:
+            node.close()
+
+    def __enter__(self) -> KafkaCluster:
+        return self.start()
+
+    def __exit__(
+        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+
+async def _wait_for_brokers(bootstrap: str, count: int, timeout: float) -> None:
+    from aiokafka import AIOKafkaConsumer
+
+    deadline = time.monotonic() + timeout
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None)
+    await consumer.start()
+    await asyncio.sleep(0)  # aiokafka 0.14 fails a stop() before its background task first ran
+    try:
+        while len(consumer._client.cluster.brokers()) < count:
+            if time.monotonic() > deadline:
+                raise BrokerError(
+                    f"only {len(consumer._client.cluster.brokers())} of {count} brokers registered"
+                )
+            await asyncio.sleep(0.5)
+            await consumer._client.force_metadata_update()
+    finally:
+        await consumer.stop()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m streamproc.broker.kafka")
     parser.add_argument("command", choices=["fetch", "run"])
+    parser.add_argument("--nodes", type=int, default=1, help="brokers (a KRaft cluster when more than 1)")
     parser.add_argument(
         "--home", type=Path, default=Path(os.environ.get("STREAMPROC_KAFKA_HOME", DEFAULT_HOME))
     )
@@ -217,14 +324,25 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "fetch":
         print(fetch_jars(args.home))
         return 0
-    with KafkaBroker(home=args.home) as broker:
-        print(f"kafka {KAFKA_VERSION} ready at {broker.bootstrap} (Ctrl-C stops it)", flush=True)
+    with stop_on_signals():
+        brokers: KafkaBroker | KafkaCluster = (
+            KafkaBroker(home=args.home) if args.nodes == 1 else KafkaCluster(args.nodes, home=args.home)
+        )
         try:
-            while broker.proc is not None and broker.proc.poll() is None:
-                time.sleep(1)
+            brokers.start()
+            print(
+                f"kafka {KAFKA_VERSION} ready at {brokers.bootstrap} (Ctrl-C or SIGTERM stops it)", flush=True
+            )
+            procs = [brokers.proc] if isinstance(brokers, KafkaBroker) else [n.proc for n in brokers.nodes]
+            while all(p is not None and p.poll() is None for p in procs):
+                time.sleep(0.5)
+            print("a broker exited; stopping", flush=True)
+            return 1
         except KeyboardInterrupt:
-            pass
-    return 0
+            return 0
+        finally:
+            print("stopping kafka", flush=True)
+            brokers.close()
 
 
 if __name__ == "__main__":

@@ -5,15 +5,47 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import IO
 
 from aiokafka import AIOKafkaProducer
 
 from streamproc.errors import BrokerError
+
+
+def spawn(cmd: list[str], out: IO[bytes]) -> subprocess.Popen[bytes]:
+    """Start a broker process: its own session (Ctrl-C in a terminal reaches our process, which
+    stops the broker after whatever uses it), and, where util-linux's setpriv exists, a parent-death
+    signal so that it never outlives us, even if we are SIGKILLed."""
+    setpriv = shutil.which("setpriv")
+    if setpriv is not None and sys.platform.startswith("linux"):
+        cmd = [setpriv, "--pdeathsig", "TERM", "--", *cmd]
+    return subprocess.Popen(
+        cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
+    )
+
+
+@contextlib.contextmanager
+def stop_on_signals() -> Iterator[None]:
+    """Turn SIGTERM (and SIGHUP) into KeyboardInterrupt, as SIGINT is, so that a launcher's
+    `finally` blocks stop its children whichever signal arrives."""
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt(signal.Signals(signum).name)
+
+    previous = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def free_port() -> int:
@@ -66,7 +98,7 @@ def tail(path: Path, lines: int = 40) -> str:
         return "(no log)"
 
 
-def stop_process(proc: subprocess.Popen[bytes], timeout: float = 20.0) -> None:
+def stop_process(proc: subprocess.Popen[bytes], timeout: float = 15.0) -> None:
     """SIGTERM (graceful), then SIGKILL if it does not exit in time."""
     if proc.poll() is not None:
         return

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
-from streamproc.broker.process import free_port, stop_process, wait_ready
+from streamproc.broker.process import free_port, spawn, stop_process, wait_ready
 from streamproc.errors import BrokerError
 
 READY_TIMEOUT_SECONDS = 30.0
@@ -47,13 +47,8 @@ class Tansu:
         url = f"tcp://127.0.0.1:{self.port}"
         self.log_path = Path(tempfile.mkstemp(prefix="tansu-", suffix=".log")[1])
         with self.log_path.open("wb") as log:
-            self.proc = subprocess.Popen(
-                [str(tansu_binary()), "broker", "--listener-url", url, "--advertised-listener-url", url],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                # own session: Ctrl-C reaches the worker, which stops the broker after itself
-                start_new_session=True,
+            self.proc = spawn(
+                [str(tansu_binary()), "broker", "--listener-url", url, "--advertised-listener-url", url], log
             )
         wait_ready(self.proc, self.bootstrap, READY_TIMEOUT_SECONDS, self.log_path)
         return self

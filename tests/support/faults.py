@@ -35,9 +35,13 @@ MALFORMED = (
 )
 
 
-def mixed_stream(comments: int, malformed: int, *, seed: int = 7) -> list[bytes]:
-    """`comments` generated comments with `malformed` bad events spread evenly among them."""
-    events = [orjson.dumps(e) for e in generate(comments, seed=seed, malformed=0).events]
+def mixed_stream(comments: int, malformed: int, *, seed: int = 7, prefix: str = "") -> list[bytes]:
+    """`comments` generated comments (ids prefixed with `prefix`) with `malformed` bad events
+    spread evenly among them."""
+    generated = generate(comments, seed=seed, malformed=0).events
+    for e in generated:
+        e["id"] = prefix + e["id"]
+    events = [orjson.dumps(e) for e in generated]
     if malformed:
         step = max(1, len(events) // malformed)
         for i in range(malformed):
