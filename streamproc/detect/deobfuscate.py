@@ -18,12 +18,15 @@ from dataclasses import dataclass
 INVISIBLE = frozenset("\u200b\u200c\u200d\u2060\ufeff\u00ad\u180e\u200e\u200f\u2061\u2062\u2063\u2064")
 # Dots that NFKC leaves alone but a reader (and IDNA, for the first three) reads as a full stop.
 UNICODE_DOTS = frozenset("\u3002\uff61\uff0e\u2024\ufe52\u0701\u0702\u2e33\u00b7\u2219\u22c5\u30fb\uff65")
-# Whatever of the above, or a written-out dot or scheme, shows in a link's original text.
+# Whatever of the above, or a written-out dot, a defanged scheme or separator, shows in a link's
+# original text.
 OBFUSCATION_MARK = re.compile(
     "[" + "".join(sorted(INVISIBLE)) + "]|[" + "".join(sorted(UNICODE_DOTS | set("\uff0e"))) + "]"
     r"|[\uff01-\uff5e\U0001d400-\U0001d7ff]"  # fullwidth and mathematical letters: 𝐞𝐱𝐚𝐦𝐩𝐥𝐞
     r"|&#[0-9]{1,7};?|&#[xX][0-9a-fA-F]{1,6};?|&period;|&colon;|&sol;"  # numeric entities: `ex&#97;mple`
-    r"|h(?:xx|\*\*)p|\[:\]|[\[({<] {0,3}(?:\.|dot)|\s",
+    r"|\A(?:h(?!ttps?:)[tx0*]{2}p|f(?!tps?:)[tx][px])s?(?=[:\[(_])|\A[a-z]{3,5}__"  # hxxp, fxp, http__
+    r"|[\[({]:[\])}]|[\[(]://[\])]|:\\|\\[.\[(]|[\[({]/[\])}]"  # [:], [://], :\\, \., [/]
+    r"|[\[({<] {0,3}(?:\.|dot)|\.[\])}>]|\s",
     re.IGNORECASE,
 )
 
@@ -33,7 +36,9 @@ _SPECIAL = re.compile(
     r"|(?P<ent>&(?:#[0-9]{1,7}|#[xX][0-9A-Fa-f]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});?)"
     r"|(?P<uni>[^\x00-\x7f])"
 )
-_AUTOLINK = re.compile(r"<(?:(?:https?|ftp|hxxps?)://|www\.)", re.IGNORECASE)
+# An autolink rather than a tag: `<https://x.com>`, `<tcp://...>`, but also a schemeless
+# `<example.com>`, `<example.com/path>` and `<user@example.com>`: no tag name holds `.` or `@`.
+_AUTOLINK = re.compile(r"<(?:[a-z][a-z0-9+\-]{0,15}+(?::|\[:\])//|[^\s<>/=\"'.@]{0,253}+[.@])", re.IGNORECASE)
 _HREF = re.compile(r"""\b(?:href|src)\s{0,8}=\s{0,8}(?:"([^"]*)"|'([^']*)'|([^\s"'>]+))""", re.IGNORECASE)
 
 # Top-level words that make a written-out dot believable (`example dot com`); prose such as
@@ -53,12 +58,24 @@ _STOPWORDS = frozenset(
     }
 )  # fmt: skip
 
-# hxxp://, h**p://, hxxps[:]// -> http(s)://
-_HXXP = re.compile(r"(?<![A-Za-z])h(?:xx|XX|\*\*|tt|TT)p(s?)(?:\[:\]|\(:\)|:)//", re.IGNORECASE)
+# Defanged schemes and separators -> a plain scheme: hxxp://, h00p://, h**p://, fxp://, ftx://,
+# http[:]//, http[://], http:\\host, http__host.
+_SCHEME = re.compile(
+    r"(?<![\w+.-])(?:(?P<web>h[tx0*]{2}p)|(?P<ftp>f[tx][px]))(?P<s>s?)"
+    r"(?:(?:\[:\]|\(:\)|\{:\}|:)(?://|\\\\?)|\[://\]|\(://\)|__(?=\w))",
+    re.IGNORECASE,
+)
+# A defanged scheme written with `://` (the other separators are triggers of their own).
+_SCHEME_TRIGGER = re.compile(r"(?:h(?!ttps?:)[tx0*]{2}ps?|f(?!tps?:)[tx][px]s?)://")
 # example[.]com, example (.) com, example{dot}com, example [ dot ] com
 _BRACKET_DOT = re.compile(
     r"(?<=\w) {0,3}[\[({<] {0,3}(?:\.|dot|punkt|period) {0,3}[\])}>] {0,3}(?=\w)", re.IGNORECASE
 )
+# What is left after those: a dot with half a bracket (example[.com, example.]com) or a
+# backslash (example\.com, example\(.)com), as indicator lists write them.
+_LOOSE_DOT = re.compile(r"(?<=\w)(?:\\(?:[\[(]\.[\])]|\.)|[\[(]\.|\.[\])])(?=\w)")
+# example.com[/]path
+_BRACKET_SLASH = re.compile(r"(?<=\w)[\[({]/[\])}](?=\w)")
 # `w w w . e x a m p l e . c o m`: four or more single characters separated by single spaces.
 _SPACED = re.compile(r"(?<!\S)(?:[\w.] ){3,}[\w.](?!\S)")
 # `example dot com`, `example . com`: a word, a spaced or spelled-out dot, a word.
@@ -66,7 +83,9 @@ _WORD_DOT = re.compile(r"(?<!\w)(\w{1,63}+)( {0,3}(?:\.|dot|DOT|Dot) {0,3})(?=(\
 _BRACKET_TRIGGER = re.compile(r"[\[({<] {0,3}\.")
 # Substrings without which no rewrite below can apply; checked first because most comments have
 # none of them and plain substring tests are far cheaper than the patterns.
-_TRIGGER_WORDS = ("dot", "xxp", "**p", "[:]", "(:)", " .")
+_TRIGGER_WORDS = ("dot", " .", "[:]", "(:)", "{:}", "[://]", "(://)", "\\", "__", "[/]", "(/)", "{/}")
+# An unbalanced bracket after a dot (`example.]com`); `.)` alone is common prose.
+_CLOSE_TRIGGER = re.compile(r"\.[\])]\w")
 
 
 @dataclass(slots=True)
@@ -218,13 +237,30 @@ def _word_dot(m: re.Match[str]) -> str | None:
     return left + "."
 
 
+def _scheme(m: re.Match[str]) -> str | None:
+    plain = ("http" if m.group("web") else "ftp") + m.group("s").lower()
+    written = m.group()
+    return None if written[: len(plain) + 3].lower() == f"{plain}://" else f"{plain}://"
+
+
+def _needs_rewrite(text: str) -> bool:
+    low = text.lower()
+    if any(word in low for word in _TRIGGER_WORDS) or _BRACKET_TRIGGER.search(text):
+        return True
+    if (".]" in text or ".)" in text) and _CLOSE_TRIGGER.search(text):
+        return True
+    return "://" in text and _SCHEME_TRIGGER.search(low) is not None
+
+
 def deobfuscate(src: Mapped) -> Mapped:
-    """Undo dots and schemes written to dodge filters; returns src itself when there are none."""
-    low = src.text.lower()
-    if not any(word in low for word in _TRIGGER_WORDS) and not _BRACKET_TRIGGER.search(src.text):
+    """Undo dots, slashes and schemes written to dodge filters; returns src itself when there are
+    none."""
+    if not _needs_rewrite(src.text):
         return src
-    out = _rewrite(src, _HXXP, lambda m: f"http{m.group(1).lower()}://")
+    out = _rewrite(src, _SCHEME, _scheme)
     out = _rewrite(out, _BRACKET_DOT, lambda m: ".")
+    out = _rewrite(out, _LOOSE_DOT, lambda m: ".")
+    out = _rewrite(out, _BRACKET_SLASH, lambda m: "/")
     out = _rewrite(out, _SPACED, _spaced)
     return _rewrite(out, _WORD_DOT, _word_dot)
 

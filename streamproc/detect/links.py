@@ -25,7 +25,7 @@ from streamproc.detect.urls import candidates, data_lines, looks_like_prose, par
 from streamproc.errors import ConfigError
 from streamproc.events import Reason, StageResult
 
-VERSION = "links-2"
+VERSION = "links-3"  # rules version in every verdict: bumped when what is found changes
 log = logging.getLogger("streamproc.detect.links")
 
 # URL shorteners and redirectors, shipped in streamproc/data/shorteners.txt; extended by the
@@ -212,7 +212,7 @@ def extract_links(text: str, lists: DomainLists | None = None) -> LinkReport:
                 rest.append(view.text[pos : cand.start])
                 pos = cand.end
             continue
-        url = parse_url(cand.text, schemed=cand.kind == "url")
+        url = parse_url(cand.text, schemed=cand.kind != "bare")
         if url is None or (cand.kind == "bare" and looks_like_prose(cand.text, url)):
             continue
         start, end = view.span(cand.start, cand.end)
