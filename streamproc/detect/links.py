@@ -15,7 +15,9 @@ import re
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import orjson
 
@@ -24,6 +26,9 @@ from streamproc.detect.deobfuscate import OBFUSCATION_MARK, reader_view
 from streamproc.detect.urls import candidates, data_lines, looks_like_prose, parse_host, parse_url
 from streamproc.errors import ConfigError
 from streamproc.events import Reason, StageResult
+
+if TYPE_CHECKING:
+    from streamproc.detect.urls import Url
 
 VERSION = "links-3"  # rules version in every verdict: bumped when what is found changes
 log = logging.getLogger("streamproc.detect.links")
@@ -212,8 +217,8 @@ def extract_links(text: str, lists: DomainLists | None = None) -> LinkReport:
                 rest.append(view.text[pos : cand.start])
                 pos = cand.end
             continue
-        url = parse_url(cand.text, schemed=cand.kind != "bare")
-        if url is None or (cand.kind == "bare" and looks_like_prose(cand.text, url)):
+        url = _link_url(cand.text, cand.kind)
+        if url is None:
             continue
         start, end = view.span(cand.start, cand.end)
         original = text[start:end]
@@ -232,9 +237,31 @@ def extract_links(text: str, lists: DomainLists | None = None) -> LinkReport:
         report.links.append(link)
         rest.append(view.text[pos : cand.start])
         pos = cand.end
-    rest.append(view.text[pos:])
-    report.link_only = bool(report.links) and len(_WORD.findall(" ".join(rest))) < 2
+    if report.links:
+        rest.append(view.text[pos:])
+        report.link_only = not _two_words(rest)
     return report
+
+
+@lru_cache(maxsize=65536)
+def _link_url(candidate: str, kind: str) -> Url | None:
+    """The normal form of a candidate that is a link, or None (not a host, or prose); cached
+    because the same links come back in comment after comment."""
+    url = parse_url(candidate, schemed=kind != "bare")
+    if url is None or (kind == "bare" and looks_like_prose(candidate, url)):
+        return None
+    return url
+
+
+def _two_words(pieces: list[str]) -> bool:
+    """True when the text outside the links holds at least two words."""
+    seen = 0
+    for piece in pieces:
+        for _ in _WORD.finditer(piece):
+            seen += 1
+            if seen == 2:
+                return True
+    return False
 
 
 def primary_domain(result: StageResult) -> str | None:
@@ -260,6 +287,8 @@ def _reason(code: str, text: str, evidence: str | None = None) -> Reason:
 def assess_links(text: str, lists: DomainLists | None = None) -> StageResult:
     """The link stage's verdict for one comment's text (without campaign state)."""
     report = extract_links(text, lists)
+    if not report.links and not report.emails:  # most comments: nothing to weigh
+        return StageResult("links", "clean", 0.0, [], VERSION, {"links": [], "domains": [], "emails": []})
     reasons: list[Reason] = []
     seen: set[tuple[str, str]] = set()
 

@@ -9,7 +9,7 @@ import re
 import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 from importlib import resources
 from urllib.parse import unquote, urlsplit
 
@@ -133,18 +133,20 @@ def candidates(text: str) -> list[Candidate]:
     quoted = list(_QUOTED_EMAIL.finditer(text)) if '"@' in text else []
     out: list[Candidate] = []
     for token_start, token_end in _link_tokens(text):
+        if text[token_start:token_end].replace(".", "").isdigit():
+            continue  # `4.5`, `2.0.1`, `1.2.3.4`: numbers, or an IP that alone reads as one
         for m in CANDIDATE.finditer(text, token_start, token_end):
             kind = m.lastgroup or "bare"
             value = m.group()
             start = m.start()
-            if kind in ("url", "rel"):
+            if kind == "url" or kind == "rel":
                 # A host ends where a character that cannot be in one starts (`https://x.com,text`).
                 cut = _AUTHORITY_END.search(value, value.index("//") + 2)
                 if cut and value[cut.start()] not in "/?#":
                     value = value[: cut.start()]
-            if kind != "email" and start:
+            if start and kind != "email" and text[start - 1] in _QUOTES:
                 value = _closed_by_opener(value, text[start - 1])
-            if kind == "bare":
+            if kind == "bare" and (value[0] in "-_" or value[-1] in "-_" or not value.isascii()):
                 value, start = _bare_edges(value, start)
             value = trim(value)
             if value:
@@ -285,6 +287,17 @@ def homograph_of(unicode_host: str) -> str | None:
     return "".join(CONFUSABLES.get(c, c) for c in unicode_host)
 
 
+@cache
+def top_labels() -> frozenset[str]:
+    """The last label of every suffix the PSL knows, in unicode and in punycode. A name ending in
+    anything else is no host: parse_host stops there, before the costly IDNA and PSL work (prose
+    joined by `。` or `4.5` would otherwise pay it)."""
+    labels = {suffix.rsplit(".", 1)[-1] for suffix in _PSL.tlds}
+    return frozenset(
+        labels | {label.encode("idna").decode("ascii") for label in labels if not label.isascii()}
+    )
+
+
 @lru_cache(maxsize=65536)
 def parse_host(raw: str, *, loose: bool = False) -> Host | None:
     """Normalise a host as written (any case, unicode, trailing dot); None when it is not a host
@@ -307,7 +320,7 @@ def parse_host(raw: str, *, loose: bool = False) -> Host | None:
         except ValueError:
             return None
         return Host(ip.compressed if ip.version == 4 else f"[{ip.compressed}]", ip.compressed, "", ip=True)
-    if "." not in host:
+    if "." not in host or host.rpartition(".")[2] not in top_labels():
         return None
     if host.isascii():
         ascii_host: str | None = host

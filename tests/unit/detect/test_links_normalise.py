@@ -281,6 +281,33 @@ LINKS: list[tuple[str, list[tuple[str, list[int], str, str, str, list[str]]]]] =
             )
         ],
     ),
+    # folding finds only the characters that change; the others keep their own places
+    (
+        "don’t miss ｅｘａｍｐｌｅ．ｃｏｍ… really",
+        [
+            (
+                "ｅｘａｍｐｌｅ．ｃｏｍ",
+                [11, 22],
+                "http://example.com/",
+                "example.com",
+                "example.com",
+                ["obfuscated"],
+            )
+        ],
+    ),
+    (
+        '<b>“x”</b> <a href="http://ex&#97;mple.com/ü">y</a> …',
+        [
+            (
+                "http://ex&#97;mple.com/ü",
+                [20, 44],
+                "http://example.com/ü",
+                "example.com",
+                "example.com",
+                ["obfuscated"],
+            )
+        ],
+    ),
     # a login is ordinary for ssh and ftp, a trick on the web
     (
         "svn+ssh://user@svn.example.org/r",
