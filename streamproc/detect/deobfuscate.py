@@ -162,7 +162,10 @@ def _markup_into(out: _Builder, text: str, base: int, *, in_tag: bool) -> None:
         if kind == "tag" and _AUTOLINK.match(m.group()):
             # Markdown/e-mail autolink `<https://example.com>`: the inside is the link.
             out.put(" ", base + start, base + start + 1)
-            _markup_into(out, m.group()[1:-1], base + start + 1, in_tag=True)
+            if "&" in m.group():
+                _markup_into(out, m.group()[1:-1], base + start + 1, in_tag=True)
+            else:
+                _copy_plain(out, text, start + 1, end - 1, base)
             out.put(" ", base + end - 1, base + end)
         elif kind == "tag":
             out.put(" ", base + start, base + end)

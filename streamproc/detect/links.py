@@ -189,6 +189,12 @@ class LinkReport:
         return sorted({link.domain for link in self.links})
 
 
+@lru_cache(maxsize=65536)
+def _list_flags(link_host: str, lists: DomainLists) -> tuple[str, ...]:
+    """The lists a host is on; cached, since the same hosts come back and lists rarely change."""
+    return tuple(_flags(link_host, lists))
+
+
 def _flags(link_host: str, lists: DomainLists) -> list[str]:
     flags = []
     if _listed(link_host, lists.shorteners):
@@ -222,7 +228,7 @@ def extract_links(text: str, lists: DomainLists | None = None) -> LinkReport:
             continue
         start, end = view.span(cand.start, cand.end)
         original = text[start:end]
-        flags = _flags(url.host.ascii, lists)
+        flags = list(_list_flags(url.host.ascii, lists))
         if url.host.ip:
             flags.append("ip_host")
         if url.host.homograph:
