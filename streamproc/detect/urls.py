@@ -432,9 +432,10 @@ def looks_like_prose(value: str, url: Url) -> bool:
         return False  # an IDN TLD is no English word
     lower = tld.lower()
     if tld[:1].isupper() and not tld.isupper():
-        # `there.By the way` is a missing space, `B.Com` and `M.Sc` are abbreviations.
+        # `there.By the way` and `game.Mr Smith` are a missing space (most two-letter country
+        # codes are also a word, title or name that starts a sentence); `M.Sc` is an abbreviation.
         name = labels[-2]
-        if (lower in WORD_TLDS and name[-1:].islower()) or len(name) < 3:
+        if (name[-1:].islower() and (len(tld) == 2 or lower in WORD_TLDS)) or len(name) < 3:
             return True
     if value.lower() in DEGREES:
         return True

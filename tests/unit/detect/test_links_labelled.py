@@ -219,6 +219,8 @@ CASES: list[tuple[str, str, tuple[str, ...]]] = [
     ("prose", "we went in.At last the doors opened", ()),
     ("prose", "it works.Is that enough?", ()),
     ("prose", "thanks.Me too", ()),
+    ("prose", "great game.Mr Smith agreed, thanks.Ms Jones", ()),
+    ("prose", "see you.St Louis is next, from Europe.Asia then", ()),
     ("prose", "more fun.Shop owners agree", ()),
     ("prose", "Smith et.al. showed it", ()),
     ("prose", "she has a b.tech and he a M.Sc, I a B.Com", ()),
