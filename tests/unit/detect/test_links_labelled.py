@@ -400,18 +400,22 @@ def test_precision_and_recall() -> None:
     tp = fp = fn = 0
     table = [(cat, text, set(expected)) for cat, text, expected in CASES]
     table += [(form, text, {domain for _, domain in expected}) for form, text, expected in FORMS]
-    per_form: Counter[str] = Counter()
+    right: Counter[str] = Counter()
+    total: Counter[str] = Counter()
     for form, text, expected in table:
         found = set(extract_links(text).domains)
         tp += len(found & expected)
         fp += len(found - expected)
         fn += len(expected - found)
-        per_form[form] += found == expected
+        right[form] += found == expected
+        total[form] += 1
     precision = tp / (tp + fp) if tp + fp else 1.0
     recall = tp / (tp + fn) if tp + fn else 1.0
     print(
         f"\nlink domains: {len(table)} cases, tp={tp} fp={fp} fn={fn} precision={precision:.4f} recall={recall:.4f}"
     )
-    print("cases right per form: " + ", ".join(f"{form} {n}" for form, n in sorted(per_form.items())))
+    print(
+        "cases right per form: " + ", ".join(f"{form} {right[form]}/{n}" for form, n in sorted(total.items()))
+    )
     assert precision == 1.0
     assert recall == 1.0
