@@ -71,7 +71,7 @@ _BRACKET_DOT = re.compile(
 )
 # What is left after those: a dot with half a bracket (example[.com, example.]com) or a
 # backslash (example\.com, example\(.)com), as indicator lists write them.
-_LOOSE_DOT = re.compile(r"(?<=\w)(?:\\(?:[\[(]\.[\])]|\.)|[\[(]\.|\.[\])])(?=\w)")
+_LOOSE_DOT = re.compile(r"(?<=\w)(?:\\(?:[\[({]\.[\])}]|\.)|[\[({]\.|\.[\])}])(?=\w)")
 # example.com[/]path
 _BRACKET_SLASH = re.compile(r"(?<=\w)[\[({]/[\])}](?=\w)")
 # `w w w . e x a m p l e . c o m`: four or more single characters separated by single spaces.
@@ -84,7 +84,7 @@ _BRACKET_TRIGGER = re.compile(r"[\[({<] {0,3}\.")
 # and patterns that start with a rare character are far cheaper than the rewrites' patterns:
 # a bracket before a dot, colon or slash (`[.]`, `[:]`, `(/)`), a dot before a closing bracket
 # and a word (`example.]com`), a defanged scheme name before `://`, and the substrings below.
-_TRIGGER = re.compile(r"[\[({<] {0,3}[.:/]|\.[\])]\w")
+_TRIGGER = re.compile(r"[\[({<] {0,3}[.:/]|\.[\])}]\w")
 _SCHEME_TRIGGER = re.compile(r"(?:h(?!ttps?:)[tx0*]{2}ps?|f(?!tps?:)[tx][px]s?)://")
 
 
@@ -294,7 +294,8 @@ def deobfuscate(src: Mapped) -> Mapped:
     low = out.text.lower()
     if "dot" in low or "punkt" in low or "period" in low or _BRACKET_TRIGGER.search(out.text):
         out = _rewrite(out, _BRACKET_DOT, lambda m: ".")
-    if "\\" in out.text or ".]" in out.text or ".)" in out.text or _BRACKET_TRIGGER.search(out.text):
+    text = out.text
+    if "\\" in text or ".]" in text or ".)" in text or ".}" in text or _BRACKET_TRIGGER.search(text):
         out = _rewrite(out, _LOOSE_DOT, lambda m: ".")
     if "/]" in out.text or "/)" in out.text or "/}" in out.text:
         out = _rewrite(out, _BRACKET_SLASH, lambda m: "/")

@@ -240,16 +240,22 @@ def _cjk_edges(value: str, start: int) -> tuple[str, int]:
 
 
 def trim(value: str) -> str:
-    """Cut what people write after a URL: sentence punctuation and closing brackets that do not
-    close one opened inside the URL (`(see https://x.org/Mali_(country)).`)."""
+    """Cut what people write after a URL: sentence punctuation, and closing brackets and quotes
+    that do not close one opened inside the URL (`(see https://x.org/Mali_(country)).`,
+    `https://x.org/?q='a'` keeps its last quote, `https://x.org/a'` does not)."""
     if not value or (value[-1] not in _TRAIL and value[-1] not in _PAIRS):
         return value
     counts = {c: value.count(c) - value.count(o) for c, o in _PAIRS.items()}
+    quotes = {q: value.count(q) for q in "'`"}
     end = len(value)
     while end:
         ch = value[end - 1]
+        if ch in quotes and quotes[ch] % 2 == 0:
+            break  # closes a quote inside the URL
         if ch in _TRAIL:
             end -= 1
+            if ch in quotes:
+                quotes[ch] -= 1
         elif ch in counts and counts[ch] > 0:
             counts[ch] -= 1
             end -= 1
