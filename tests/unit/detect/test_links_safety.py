@@ -10,9 +10,9 @@ import pytest
 from streamproc.detect.links import assess_links
 
 MB = 1_000_000
-# Stated bound: 8 ms per KB of input, i.e. 8 s for 1 MB. Alone on the 2-core dev machine the worst
-# case below takes about 0.9 ms/KB; the margin is for a machine shared with other test runs. A
-# backtracking (quadratic) pattern needs minutes to hours on 1 MB, far beyond the bound.
+# Stated bound: 8 ms per KB of input, i.e. 8 s for 1 MB. The worst case below is measured in
+# docs/links.md (bench/bench_links.py prints it); the margin is for a machine shared with other
+# test runs. A backtracking (quadratic) pattern needs minutes to hours on 1 MB, far beyond it.
 BOUND_SECONDS_PER_KB = 0.008
 
 PATHOLOGICAL = [
