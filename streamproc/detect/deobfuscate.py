@@ -289,7 +289,7 @@ def deobfuscate(src: Mapped) -> Mapped:
     if not _needs_rewrite(src.text):
         return src
     out = src
-    if "://" in out.text or "__" in out.text or "[" in out.text or "(" in out.text or "\\" in out.text:
+    if any(mark in out.text for mark in ("://", "__", "[", "(", "{", "\\")):
         out = _rewrite(out, _SCHEME, _scheme)
     low = out.text.lower()
     if "dot" in low or "punkt" in low or "period" in low or _BRACKET_TRIGGER.search(out.text):
