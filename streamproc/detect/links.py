@@ -223,30 +223,39 @@ def extract_links(text: str, lists: DomainLists | None = None) -> LinkReport:
                 rest.append(view.text[pos : cand.start])
                 pos = cand.end
             continue
-        url = _link_url(cand.text, cand.kind)
-        if url is None:
-            continue
         start, end = view.span(cand.start, cand.end)
         original = text[start:end]
-        flags = list(_list_flags(url.host.ascii, lists))
-        if url.host.ip:
-            flags.append("ip_host")
-        if url.host.homograph:
-            flags.append("homograph")
-        if url.userinfo:
-            flags.append("userinfo")
-        if OBFUSCATION_MARK.search(original) or url.userinfo or url.disguised:
-            flags.append("obfuscated")
-        link = Link(
-            original, start, end, url.url, url.host.ascii, url.host.domain, tuple(flags), url.host.homograph
-        )
-        report.links.append(link)
+        fields = _link_fields(cand.text, cand.kind, original, lists)
+        if fields is None:
+            continue
+        report.links.append(Link(original, start, end, *fields))
         rest.append(view.text[pos : cand.start])
         pos = cand.end
     if report.links:
         rest.append(view.text[pos:])
         report.link_only = not _two_words(rest)
     return report
+
+
+@lru_cache(maxsize=65536)
+def _link_fields(
+    candidate: str, kind: str, original: str, lists: DomainLists
+) -> tuple[str, str, str, tuple[str, ...], str | None] | None:
+    """url, host, domain, flags and imitated name of a candidate that is a link, or None; cached,
+    because the same links come back in comment after comment (and in one comment)."""
+    url = _link_url(candidate, kind)
+    if url is None:
+        return None
+    flags = list(_list_flags(url.host.ascii, lists))
+    if url.host.ip:
+        flags.append("ip_host")
+    if url.host.homograph:
+        flags.append("homograph")
+    if url.userinfo:
+        flags.append("userinfo")
+    if OBFUSCATION_MARK.search(original) or url.userinfo or url.disguised:
+        flags.append("obfuscated")
+    return url.url, url.host.ascii, url.host.domain, tuple(flags), url.host.homograph
 
 
 @lru_cache(maxsize=65536)

@@ -10,9 +10,10 @@ import pytest
 from streamproc.detect.links import assess_links
 
 MB = 1_000_000
-# Stated bound: 8 ms per KB of input, i.e. 8 s for 1 MB. The worst case below is measured in
-# docs/links.md (bench/bench_links.py prints it); the margin is for a machine shared with other
-# test runs. A backtracking (quadratic) pattern needs minutes to hours on 1 MB, far beyond it.
+# Stated bound: 8 ms of this process's CPU time per KB of input, i.e. 8 s for 1 MB. CPU time, not
+# wall time, because the machine is shared: other jobs stretch the wall clock, not the work done.
+# The worst case below is measured in docs/links.md (bench/bench_links.py prints it). A
+# backtracking (quadratic) pattern needs minutes to hours on 1 MB, far beyond the bound.
 BOUND_SECONDS_PER_KB = 0.008
 
 PATHOLOGICAL = [
@@ -65,9 +66,9 @@ PATHOLOGICAL = [
 @pytest.mark.parametrize(("name", "text"), PATHOLOGICAL, ids=[n for n, _ in PATHOLOGICAL])
 def test_linear_time_on_pathological_input(name: str, text: str) -> None:
     kb = len(text.encode()) / 1024
-    start = time.perf_counter()
+    start = time.process_time()
     result = assess_links(text)
-    elapsed = time.perf_counter() - start
+    elapsed = time.process_time() - start
     assert result.stage == "links"
     assert elapsed / kb <= BOUND_SECONDS_PER_KB, f"{name}: {elapsed:.2f} s for {kb:.0f} KB"
 
@@ -85,8 +86,8 @@ MANY_LINKS = [
 @pytest.mark.parametrize(("name", "piece", "count"), MANY_LINKS, ids=[n for n, _, _ in MANY_LINKS])
 def test_many_real_links_are_all_found_in_bounded_time(name: str, piece: str, count: int) -> None:
     text = piece * count
-    start = time.perf_counter()
+    start = time.process_time()
     result = assess_links(text)
-    elapsed = time.perf_counter() - start
+    elapsed = time.process_time() - start
     assert len(result.data["links"]) == count
     assert elapsed / (len(text) / 1024) <= BOUND_SECONDS_PER_KB, f"{name}: {elapsed:.2f} s"
