@@ -15,8 +15,10 @@ column is what to quote.
 from __future__ import annotations
 
 import argparse
+import atexit
 import importlib
 import random
+import shutil
 import statistics
 import subprocess
 import sys
@@ -103,6 +105,7 @@ def load_revision(rev: str) -> ModuleType:
     imported beside the working tree's."""
     name = "links_" + "".join(c if c.isalnum() else "_" for c in rev)
     base = Path(tempfile.mkdtemp(prefix="bench_links_"))
+    atexit.register(shutil.rmtree, base, ignore_errors=True)
     pkg = base / name
     (pkg / "detect").mkdir(parents=True)
     (pkg / "data").mkdir()
