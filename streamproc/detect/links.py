@@ -15,7 +15,9 @@ import re
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import orjson
 
@@ -32,7 +34,10 @@ from streamproc.detect.urls import candidates, data_lines, looks_like_prose, par
 from streamproc.errors import ConfigError
 from streamproc.events import Reason, StageResult
 
-VERSION = "links-2"
+if TYPE_CHECKING:
+    from streamproc.detect.urls import Url
+
+VERSION = "links-3"  # rules version in every verdict: bumped when what is found changes
 log = logging.getLogger("streamproc.detect.links")
 
 # URL shorteners and redirectors, shipped in streamproc/data/shorteners.txt; extended by the
@@ -191,6 +196,12 @@ class LinkReport:
         return sorted({link.domain for link in self.links})
 
 
+@lru_cache(maxsize=65536)
+def _list_flags(link_host: str, lists: DomainLists) -> tuple[str, ...]:
+    """The lists a host is on; cached, since the same hosts come back and lists rarely change."""
+    return tuple(_flags(link_host, lists))
+
+
 def _flags(link_host: str, lists: DomainLists) -> list[str]:
     flags = []
     if _listed(link_host, lists.shorteners):
@@ -219,29 +230,60 @@ def extract_links(text: str, lists: DomainLists | None = None) -> LinkReport:
                 rest.append(view.text[pos : cand.start])
                 pos = cand.end
             continue
-        url = parse_url(cand.text, schemed=cand.kind == "url")
-        if url is None or (cand.kind == "bare" and looks_like_prose(cand.text, url)):
-            continue
         start, end = view.span(cand.start, cand.end)
         original = text[start:end]
-        flags = _flags(url.host.ascii, lists)
-        if url.host.ip:
-            flags.append("ip_host")
-        if url.host.homograph:
-            flags.append("homograph")
-        if url.userinfo:
-            flags.append("userinfo")
-        if OBFUSCATION_MARK.search(original) or url.userinfo or url.disguised:
-            flags.append("obfuscated")
-        link = Link(
-            original, start, end, url.url, url.host.ascii, url.host.domain, tuple(flags), url.host.homograph
-        )
-        report.links.append(link)
+        fields = _link_fields(cand.text, cand.kind, original, lists)
+        if fields is None:
+            continue
+        report.links.append(Link(original, start, end, *fields))
         rest.append(view.text[pos : cand.start])
         pos = cand.end
-    rest.append(view.text[pos:])
-    report.link_only = bool(report.links) and len(_WORD.findall(" ".join(rest))) < 2
+    if report.links:
+        rest.append(view.text[pos:])
+        report.link_only = not _two_words(rest)
     return report
+
+
+@lru_cache(maxsize=65536)
+def _link_fields(
+    candidate: str, kind: str, original: str, lists: DomainLists
+) -> tuple[str, str, str, tuple[str, ...], str | None] | None:
+    """url, host, domain, flags and imitated name of a candidate that is a link, or None; cached,
+    because the same links come back in comment after comment (and in one comment)."""
+    url = _link_url(candidate, kind)
+    if url is None:
+        return None
+    flags = list(_list_flags(url.host.ascii, lists))
+    if url.host.ip:
+        flags.append("ip_host")
+    if url.host.homograph:
+        flags.append("homograph")
+    if url.userinfo:
+        flags.append("userinfo")
+    if OBFUSCATION_MARK.search(original) or url.userinfo or url.disguised:
+        flags.append("obfuscated")
+    return url.url, url.host.ascii, url.host.domain, tuple(flags), url.host.homograph
+
+
+@lru_cache(maxsize=65536)
+def _link_url(candidate: str, kind: str) -> Url | None:
+    """The normal form of a candidate that is a link, or None (not a host, or prose); cached
+    because the same links come back in comment after comment."""
+    url = parse_url(candidate, schemed=kind != "bare")
+    if url is None or (kind == "bare" and looks_like_prose(candidate, url)):
+        return None
+    return url
+
+
+def _two_words(pieces: list[str]) -> bool:
+    """True when the text outside the links holds at least two words."""
+    seen = 0
+    for piece in pieces:
+        for _ in _WORD.finditer(piece):
+            seen += 1
+            if seen == 2:
+                return True
+    return False
 
 
 def primary_domain(result: StageResult) -> str | None:
@@ -267,6 +309,8 @@ def _reason(code: str, text: str, evidence: str | None = None) -> Reason:
 def assess_links(text: str, lists: DomainLists | None = None) -> StageResult:
     """The link stage's verdict for one comment's text (without campaign state)."""
     report = extract_links(text, lists)
+    if not report.links and not report.emails:  # most comments: nothing to weigh
+        return StageResult("links", "clean", 0.0, [], VERSION, {"links": [], "domains": [], "emails": []})
     reasons: list[Reason] = []
     seen: set[tuple[str, str]] = set()
 

@@ -7,8 +7,9 @@ from __future__ import annotations
 import ipaddress
 import re
 import unicodedata
+from collections.abc import Iterator
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 from importlib import resources
 from urllib.parse import unquote, urlsplit
 
@@ -29,30 +30,72 @@ EXTRA_SUFFIXES = tuple(data_lines("private_suffixes.txt"))
 _PSL = tldextract.TLDExtract(
     suffix_list_urls=(), cache_dir=None, include_psl_private_domains=True, extra_suffixes=EXTRA_SUFFIXES
 )
-# Top-level domains that make a bare `word.tld` (no scheme, www or path) a link rather than prose
-# such as `agree.so`, `file.zip` or `hello.it`; see data/link_tlds.txt.
-LINK_TLDS = frozenset(data_lines("link_tlds.txt"))
+_EXTRA_SUFFIX_SET = frozenset(EXTRA_SUFFIXES)
 
-DEFAULT_PORTS = {"http": 80, "https": 443, "ftp": 21}
-_URL_CHARS = r"[^\s<>\"'`{}|\\^]*+"
-# One pass, three kinds, every quantifier possessive or bounded and every start anchored by a
-# look-behind, so that no position is scanned more than a bounded number of times.
+
+def _link_tlds() -> tuple[frozenset[str], frozenset[str]]:
+    entries = [line.split() for line in data_lines("link_tlds.txt")]
+    return frozenset(e[0] for e in entries), frozenset(e[0] for e in entries if e[1:] == ["word"])
+
+
+# Top-level domains that make a bare `word.tld` (no scheme, www or path) a link rather than prose
+# such as `agree.so`, `file.zip` or `hello.it`; WORD_TLDS are those of them that are also words
+# starting a sentence, so `there.By the way` stays prose. See data/link_tlds.txt for the rule.
+LINK_TLDS, WORD_TLDS = _link_tlds()
+# Degrees written like names under a TLD (`b.tech`, `M.Sc`): prose however they are cased.
+DEGREES = frozenset({"b.sc", "m.sc", "b.tech", "m.tech", "b.com", "m.com"})
+
+# Ports that say nothing about where a link goes, per scheme: dropped from the normal form.
+DEFAULT_PORTS = {
+    "http": 80,
+    "https": 443,
+    "ftp": 21,
+    "ftps": 990,
+    "sftp": 22,
+    "ssh": 22,
+    "ws": 80,
+    "wss": 443,
+}
+WEB_SCHEMES = frozenset({"http", "https"})
+# Symbols that IDNA 2003 allowed in host names and that registries of `.ws` and a few other TLDs
+# still sell (`✪df.ws`, `➡.ws`): arrows, technical symbols, geometric shapes, dingbats, emoji and
+# the emoji variation selector. IDNA 2008 forbids them, so `parse_host` falls back for them.
+SYMBOLS = "\u2190-\u21ff\u2300-\u23ff\u25a0-\u27bf\u2900-\u297f\u2b00-\u2bff\ufe0f\U0001f000-\U0001faff"
+# A path may hold `'`, `>` and a backtick (`/it's-here`); `candidates` ends it at one that closes
+# what opened before the link, and `trim` drops one left at its end.
+_URL_CHARS = r"[^\s<\"{}|\\^]*+"
+_HOST_CHAR = rf"[\w\-{SYMBOLS}]"
+# One pass, four kinds, every quantifier possessive or bounded and every start anchored by a
+# look-behind, so that no position is scanned more than a bounded number of times:
+# - url: any `scheme://` (http, ftp, but also tcp, sftp, svn+ssh: a host there is a destination
+#   too), after a space, punctuation or a lone dash (`-https://...`), never inside a word;
+# - rel: a protocol-relative `//host`, after a space or punctuation;
+# - email: a plain local part (quoted ones are found by _QUOTED_EMAIL);
+# - bare: `name.tld`, with an optional port and path. Symbols are host characters here so that
+#   `➡.ws` is one name; `candidates` cuts the ones glued to an ASCII name (`👉example.com`).
 CANDIDATE = re.compile(
-    r"(?P<url>(?<![\w+.-])(?:[hH][tT][tT][pP][sS]?|[fF][tT][pP])://" + _URL_CHARS + ")"
+    r"(?P<url>(?<![\w+.])(?<![\w+.]-)[A-Za-z][A-Za-z0-9+\-]{0,15}+://" + _URL_CHARS + ")"
+    r"|(?P<rel>(?<![\w.:/\\-])//(?=[\w" + SYMBOLS + "])" + _URL_CHARS + ")"
     r"|(?P<email>(?<![\w.+-])[\w.+-]{1,64}+@[\w-]++(?:\.[\w-]++)++)"
-    r"|(?P<bare>(?<![\w.@/:\\-])[\w-]++(?:\.[\w-]++)++(?::\d{1,5}+)?(?:[/?#]" + _URL_CHARS + ")?)",
+    r"|(?P<bare>(?<![\w.@/:\-" + SYMBOLS + "])" + _HOST_CHAR + r"++(?:\." + _HOST_CHAR + r"++)++"
+    r"(?::\d{1,5}+)?(?:[/?#]" + _URL_CHARS + ")?)",
 )
-# Candidates never contain whitespace and always a `.`, `:` or `@`: only such tokens are scanned
-# (three times faster on prose than scanning every position). Anchored at a token start: linear.
-_TOKEN = re.compile(r"(?<!\S)[^\s.:@]*+[.:@]\S*+")
+# `"john doe"@example.com`: a quoted local part may hold spaces and dots, so it is found on its own
+# (tokens never span a space) and the text inside the quotes is no link of its own.
+_QUOTED_EMAIL = re.compile(r'(?<![\w.+-])"[^"\r\n]{1,64}+"@[\w-]++(?:\.[\w-]++)++')
+_RUN = re.compile(r"\S*+")  # the rest of a token
 _CJK = "\u3000-\u303f\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff\uff01-\uff60"
 _CJK_HEAD = re.compile(f"[{_CJK}]++(?=[A-Za-z0-9])")
 _CJK_TAIL = re.compile(f"(?<=[A-Za-z0-9])[{_CJK}]")
-_TRAIL = ".,;:!?'\"*"
-_AUTHORITY_END = re.compile(r"[^\w.\-:@\[\]%~]")
-_PAIRS = {")": "(", "]": "[", "}": "{"}
+_SYMBOL = re.compile(f"[{SYMBOLS}]")
+_SYMBOL_HEAD = re.compile(f"[{SYMBOLS}]++")
+_HOST_END = re.compile(r"[/?#:]")
+_TRAIL = ".,;:!?'\"*`"
+_AUTHORITY_END = re.compile(rf"[^\w.\-:@\[\]%~{SYMBOLS}]")
+_PAIRS = {")": "(", "]": "[", "}": "{", ">": "<"}
+_QUOTES = {"'": "'", "`": "`", "<": ">"}  # a link opened by one of these ends at its partner
 _LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
-_LABEL_LOOSE = re.compile(r"^[a-z0-9_-]{1,63}$")  # after a scheme: `my_host.example.com` occurs
+_LABEL_LOOSE = re.compile(r"^(?!-)[a-z0-9_-]{1,63}(?<!-)$")  # after a scheme: `my_host.example.com` occurs
 _IPV4_LIKE = re.compile(r"^[0-9.]+$")
 _HEX = re.compile(r"^[0-9a-f]{1,8}$")
 
@@ -87,25 +130,101 @@ class Candidate:
 
 def candidates(text: str) -> list[Candidate]:
     """URL, e-mail and bare-domain candidates, trailing punctuation and unbalanced brackets cut."""
-    if "." not in text and "://" not in text:
-        return []
+    quoted = list(_QUOTED_EMAIL.finditer(text)) if '"@' in text else []
     out: list[Candidate] = []
-    for token in _TOKEN.finditer(text):
-        for m in CANDIDATE.finditer(text, token.start(), token.end()):
+    for token_start, token_end in _link_tokens(text):
+        if text[token_start:token_end].replace(".", "").isdigit():
+            continue  # `4.5`, `2.0.1`, `1.2.3.4`: numbers, or an IP that alone reads as one
+        for m in CANDIDATE.finditer(text, token_start, token_end):
             kind = m.lastgroup or "bare"
             value = m.group()
-            if kind == "url":
+            start = m.start()
+            if kind == "url" or kind == "rel":
                 # A host ends where a character that cannot be in one starts (`https://x.com,text`).
                 cut = _AUTHORITY_END.search(value, value.index("//") + 2)
                 if cut and value[cut.start()] not in "/?#":
                     value = value[: cut.start()]
-            start = m.start()
-            if kind == "bare" and not value.isascii():
-                value, start = _cjk_edges(value, start)
+            if start and kind != "email" and text[start - 1] in _QUOTES:
+                value = _closed_by_opener(value, text[start - 1])
+            if kind == "bare" and (value[0] in "-_" or value[-1] in "-_" or not value.isascii()):
+                value, start = _bare_edges(value, start)
             value = trim(value)
             if value:
                 out.append(Candidate(kind, value, start, start + len(value)))
+    if quoted:
+        out = _with_quoted_emails(out, quoted)
     return out
+
+
+def _link_tokens(text: str) -> Iterator[tuple[int, int]]:
+    """Spans of the whitespace-delimited tokens that can hold a candidate: those with a `.` that
+    is followed by more of the token, or a `://`. Found with str.find, which skips ordinary prose
+    far faster than a regex can step through it; each character is looked at a bounded number of
+    times (the span before a hint is sliced once, the token after it matched once)."""
+    n = len(text)
+    pos = 0  # everything before pos has been handed out or skipped; it is a token boundary
+    dot = text.find(".")
+    sep = text.find("://")
+    while dot >= 0 or sep >= 0:
+        hint = dot if sep < 0 or 0 <= dot < sep else sep
+        if hint == dot and (hint + 1 == n or text[hint + 1].isspace()):
+            pos = hint + 1  # a sentence's full stop: the token ends here and had no earlier hint
+        else:
+            before = text[pos:hint]
+            start = hint - len(before.rsplit(None, 1)[-1]) if before and not before[-1].isspace() else hint
+            match = _RUN.match(text, hint)
+            pos = match.end() if match else hint + 1
+            yield start, pos
+        if 0 <= dot < pos:
+            dot = text.find(".", pos)
+        if 0 <= sep < pos:
+            sep = text.find("://", pos)
+
+
+def _closed_by_opener(value: str, before: str) -> str:
+    """A link written inside quotes or a backtick or angle-bracket pair ends at the partner of the
+    character before it (`'https://x.com/a'`); otherwise such characters belong to the path."""
+    closer = _QUOTES.get(before)
+    if closer is None:
+        return value
+    cut = value.find(closer)
+    return value if cut < 0 else value[:cut]
+
+
+def _bare_edges(value: str, start: int) -> tuple[str, int]:
+    """Cut what surrounds a bare name: a leading dash or underscore (`-example.com` in a list,
+    `_example.com_` in Markdown), touching CJK text, and decorative symbols glued to it."""
+    lead = len(value) - len(value.lstrip("-_"))
+    if lead:
+        value, start = value[lead:], start + lead
+    if not value.isascii():
+        value, start = _cjk_edges(value, start)
+        value, start = _symbol_edges(value, start)
+    if value[-1:] in ("-", "_") and not _HOST_END.search(value):
+        value = value.rstrip("-_")
+    return value, start
+
+
+def _symbol_edges(value: str, start: int) -> tuple[str, int]:
+    """Symbols before a name (`👉example.com`) or after its TLD (`example.com👈`) are decoration; a
+    label made only of symbols (`➡.ws`) or holding them inside is a name."""
+    head = _SYMBOL_HEAD.match(value)
+    if head and value[head.end() : head.end() + 1] not in (".", ""):
+        value, start = value[head.end() :], start + head.end()
+    end_match = _HOST_END.search(value)
+    end = end_match.start() if end_match else len(value)
+    tail = _SYMBOL.search(value, value.rfind(".", 0, end) + 1, end)
+    if tail:
+        value = value[: tail.start()]
+    return value, start
+
+
+def _with_quoted_emails(found: list[Candidate], quoted: list[re.Match[str]]) -> list[Candidate]:
+    """Add the quoted-local-part e-mails and drop what was found inside them."""
+    spans = [m.span() for m in quoted]
+    kept = [c for c in found if not any(s < c.end and c.start < e for s, e in spans)]
+    kept += [Candidate("email", m.group(), m.start(), m.end()) for m in quoted]
+    return sorted(kept, key=lambda c: c.start)
 
 
 def _cjk_edges(value: str, start: int) -> tuple[str, int]:
@@ -121,16 +240,22 @@ def _cjk_edges(value: str, start: int) -> tuple[str, int]:
 
 
 def trim(value: str) -> str:
-    """Cut what people write after a URL: sentence punctuation and closing brackets that do not
-    close one opened inside the URL (`(see https://x.org/Mali_(country)).`)."""
+    """Cut what people write after a URL: sentence punctuation, and closing brackets and quotes
+    that do not close one opened inside the URL (`(see https://x.org/Mali_(country)).`,
+    `https://x.org/?q='a'` keeps its last quote, `https://x.org/a'` does not)."""
     if not value or (value[-1] not in _TRAIL and value[-1] not in _PAIRS):
         return value
     counts = {c: value.count(c) - value.count(o) for c, o in _PAIRS.items()}
+    quotes = {q: value.count(q) for q in "'`"}
     end = len(value)
     while end:
         ch = value[end - 1]
+        if ch in quotes and quotes[ch] % 2 == 0:
+            break  # closes a quote inside the URL
         if ch in _TRAIL:
             end -= 1
+            if ch in quotes:
+                quotes[ch] -= 1
         elif ch in counts and counts[ch] > 0:
             counts[ch] -= 1
             end -= 1
@@ -168,6 +293,17 @@ def homograph_of(unicode_host: str) -> str | None:
     return "".join(CONFUSABLES.get(c, c) for c in unicode_host)
 
 
+@cache
+def top_labels() -> frozenset[str]:
+    """The last label of every suffix the PSL knows, in unicode and in punycode. A name ending in
+    anything else is no host: parse_host stops there, before the costly IDNA and PSL work (prose
+    joined by `。` or `4.5` would otherwise pay it)."""
+    labels = {suffix.rsplit(".", 1)[-1] for suffix in _PSL.tlds}
+    return frozenset(
+        labels | {label.encode("idna").decode("ascii") for label in labels if not label.isascii()}
+    )
+
+
 @lru_cache(maxsize=65536)
 def parse_host(raw: str, *, loose: bool = False) -> Host | None:
     """Normalise a host as written (any case, unicode, trailing dot); None when it is not a host
@@ -190,46 +326,76 @@ def parse_host(raw: str, *, loose: bool = False) -> Host | None:
         except ValueError:
             return None
         return Host(ip.compressed if ip.version == 4 else f"[{ip.compressed}]", ip.compressed, "", ip=True)
-    if "." not in host:
+    if "." not in host or host.rpartition(".")[2] not in top_labels():
         return None
     if host.isascii():
-        ascii_host = host
-        try:
-            unicode_host = idna.decode(host) if "xn--" in host else host
-        except (idna.IDNAError, UnicodeError):
-            return None
+        ascii_host: str | None = host
+        unicode_host = _to_unicode(host) if "xn--" in host else host
     else:
-        try:
-            ascii_host = idna.encode(host, uts46=True).decode("ascii")
-        except (idna.IDNAError, UnicodeError):
-            return None
-        unicode_host = host
+        ascii_host, unicode_host = _to_ascii(host), host
+    if ascii_host is None or unicode_host is None:
+        return None
     pattern = _LABEL_LOOSE if loose else _LABEL
     if not all(pattern.match(label) for label in ascii_host.split(".")):
         return None
     parts = _PSL(ascii_host)
-    if not parts.suffix or not parts.domain:
+    if not parts.suffix:
         return None
-    domain = f"{parts.domain}.{parts.suffix}"
+    if parts.domain:
+        domain = f"{parts.domain}.{parts.suffix}"
+    elif parts.is_private or parts.suffix in _EXTRA_SUFFIX_SET:
+        # The host is itself a service's private suffix (`blogspot.com`, `github.io`): a site of
+        # its own, and its own registrable unit. A public suffix alone (`co.uk`) is no host.
+        domain = parts.suffix
+    else:
+        return None
     imitates = homograph_of(unicode_host) if not unicode_host.isascii() else None
     return Host(ascii_host, domain, parts.suffix, homograph=imitates)
+
+
+def _to_ascii(host: str) -> str | None:
+    """Punycode of a unicode host: IDNA 2008 (UTS 46 mapping), or IDNA 2003 for a host with
+    symbols, which IDNA 2008 forbids but `.ws` and a few other registries still sell."""
+    try:
+        return str(idna.encode(host, uts46=True).decode("ascii"))
+    except (idna.IDNAError, UnicodeError):
+        if not _SYMBOL.search(host):
+            return None
+    try:
+        return host.encode("idna").decode("ascii")  # Python's codec is IDNA 2003
+    except UnicodeError:
+        return None
+
+
+def _to_unicode(host: str) -> str | None:
+    """The unicode form of a punycode host (`xn--df-oiy.ws` is `✪df.ws`), by the same rules."""
+    try:
+        return str(idna.decode(host))
+    except (idna.IDNAError, UnicodeError):
+        pass
+    try:
+        decoded = host.encode("ascii").decode("idna")
+    except UnicodeError:
+        return None
+    return decoded if _SYMBOL.search(decoded) else None
 
 
 @dataclass(slots=True, frozen=True)
 class Url:
     url: str
     host: Host
-    userinfo: bool  # `http://good.com@evil.com`: what precedes @ is not the host
+    userinfo: bool  # a login that is a trick: `http://good.com@evil.com` goes to evil.com
     disguised: bool = False  # host written with %-escapes or as one number (`http://3232235777/`)
 
 
 @lru_cache(maxsize=65536)
 def parse_url(value: str, *, schemed: bool) -> Url | None:
-    """Normal form of a candidate: lower-case scheme and host, IDNA, default port dropped."""
+    """Normal form of a candidate: lower-case scheme and host, IDNA, default port dropped.
+    `schemed` is true for `scheme://...` and protocol-relative `//...` candidates."""
     try:
         parts = urlsplit(value if schemed else f"http://{value}")
         netloc = parts.netloc
-        hostport = netloc.rpartition("@")[2]
+        userinfo, _, hostport = netloc.rpartition("@")
         if hostport.startswith("["):
             raw_host, _, port_text = hostport[1:].partition("]")
             raw_host = f"[{raw_host}]"
@@ -238,32 +404,47 @@ def parse_url(value: str, *, schemed: bool) -> Url | None:
             raw_host, _, port_text = hostport.partition(":")
     except ValueError:
         return None
-    host = parse_host(raw_host, loose=schemed)
+    # After a scheme, hosts are read as browsers read them (`my_host`, a single number); after
+    # `//` alone, as strictly as a bare name.
+    host = parse_host(raw_host, loose=schemed and bool(parts.scheme))
     if host is None:
         return None
-    scheme = parts.scheme.lower()
+    scheme = parts.scheme.lower() or "http"
     number = int(port_text) if port_text.isdigit() else 0
     # A default or impossible port says nothing about where the link goes.
-    port = f":{number}" if 0 < number < 65536 and number != DEFAULT_PORTS[scheme] else ""
+    port = f":{number}" if 0 < number < 65536 and number != DEFAULT_PORTS.get(scheme) else ""
     path = parts.path or "/"
     query = f"?{parts.query}" if parts.query else ""
     fragment = f"#{parts.fragment}" if parts.fragment else ""
     disguised = "%" in raw_host or (host.ip and "." not in raw_host and ":" not in raw_host)
-    return Url(f"{scheme}://{host.ascii}{port}{path}{query}{fragment}", host, "@" in netloc, disguised)
+    # A login is a trick on the web (`http://good.com@evil.com`) but ordinary for ssh, sftp or
+    # svn; there only a login that looks like a host is one.
+    tricky = "@" in netloc and (scheme in WEB_SCHEMES or "." in userinfo)
+    return Url(f"{scheme}://{host.ascii}{port}{path}{query}{fragment}", host, tricky, disguised)
 
 
 def looks_like_prose(value: str, url: Url) -> bool:
-    """A bare `word.tld` with no scheme, www, port or path that reads as prose: an ambiguous TLD
-    (`agree.so`, `file.zip`), a capitalised word after a full stop (`again.Now`), or a bare IP."""
+    """A bare `word.tld` with no scheme, www, port or path that reads as prose: a TLD that is also
+    a word or a file extension (`agree.so`, `file.zip`), a word TLD capitalised after a full stop
+    (`there.By`), or a bare IP. See data/link_tlds.txt for which TLDs count."""
     if value[:4].lower() == "www." or any(c in value for c in "/?#:"):
         return False
-    if url.host.ip:
+    host = url.host
+    if host.ip:
         return True  # `1.2.3.4` alone is as often a version number as an address
     labels = value.split(".")
     tld = labels[-1]
-    if tld[:1].isupper() and not tld.isupper() and labels[-2][-1:].islower():
+    if not tld.isascii() or host.suffix.startswith("xn--"):
+        return False  # an IDN TLD is no English word
+    lower = tld.lower()
+    if tld[:1].isupper() and not tld.isupper():
+        # `there.By the way` and `game.Mr Smith` are a missing space (most two-letter country
+        # codes are also a word, title or name that starts a sentence); `M.Sc` is an abbreviation.
+        name = labels[-2]
+        if (name[-1:].islower() and (len(tld) == 2 or lower in WORD_TLDS)) or len(name) < 3:
+            return True
+    if value.lower() in DEGREES:
         return True
-    suffix = url.host.suffix
-    if "." in suffix or suffix.startswith("xn--") or not tld.isascii():
-        return False  # co.uk, blogspot.com, an IDN TLD: not a word
-    return suffix not in LINK_TLDS
+    if "." in host.suffix and host.ascii != host.suffix:
+        return False  # a name under co.uk or blogspot.com: not a word
+    return lower not in LINK_TLDS

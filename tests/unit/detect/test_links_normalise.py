@@ -210,6 +210,131 @@ LINKS: list[tuple[str, list[tuple[str, list[int], str, str, str, list[str]]]]] =
         "😀 https://example.com",
         [("https://example.com", [2, 21], "https://example.com/", "example.com", "example.com", [])],
     ),
+    # the forms of issue 12: where the span starts and which are written to dodge filters
+    (
+        "see //www.example.com/a",
+        [("//www.example.com/a", [4, 23], "http://www.example.com/a", "www.example.com", "example.com", [])],
+    ),
+    ("- -example.com", [("example.com", [3, 14], "http://example.com/", "example.com", "example.com", [])]),
+    ("👉example.com👈", [("example.com", [1, 12], "http://example.com/", "example.com", "example.com", [])]),
+    (
+        "<example.org/p>",
+        [("example.org/p", [1, 14], "http://example.org/p", "example.org", "example.org", [])],
+    ),
+    (
+        "hxxp[:]//example[.com/x",
+        [
+            (
+                "hxxp[:]//example[.com/x",
+                [0, 23],
+                "http://example.com/x",
+                "example.com",
+                "example.com",
+                ["obfuscated"],
+            )
+        ],
+    ),
+    (
+        "example\\(.)com",
+        [("example\\(.)com", [0, 14], "http://example.com/", "example.com", "example.com", ["obfuscated"])],
+    ),
+    (
+        "h00p://example.com",
+        [
+            (
+                "h00p://example.com",
+                [0, 18],
+                "http://example.com/",
+                "example.com",
+                "example.com",
+                ["obfuscated"],
+            )
+        ],
+    ),
+    (
+        "http:\\\\example.com",
+        [
+            (
+                "http:\\\\example.com",
+                [0, 18],
+                "http://example.com/",
+                "example.com",
+                "example.com",
+                ["obfuscated"],
+            )
+        ],
+    ),
+    (
+        "say 'http://example.org/a' ok",
+        [("http://example.org/a", [5, 25], "http://example.org/a", "example.org", "example.org", [])],
+    ),
+    (
+        "http://✪deals.ws/1",
+        [
+            (
+                "http://✪deals.ws/1",
+                [0, 18],
+                "http://xn--deals-2q2c.ws/1",
+                "xn--deals-2q2c.ws",
+                "xn--deals-2q2c.ws",
+                [],
+            )
+        ],
+    ),
+    # folding finds only the characters that change; the others keep their own places
+    (
+        "don’t miss ｅｘａｍｐｌｅ．ｃｏｍ… really",
+        [
+            (
+                "ｅｘａｍｐｌｅ．ｃｏｍ",
+                [11, 22],
+                "http://example.com/",
+                "example.com",
+                "example.com",
+                ["obfuscated"],
+            )
+        ],
+    ),
+    (
+        '<b>“x”</b> <a href="http://ex&#97;mple.com/ü">y</a> …',
+        [
+            (
+                "http://ex&#97;mple.com/ü",
+                [20, 44],
+                "http://example.com/ü",
+                "example.com",
+                "example.com",
+                ["obfuscated"],
+            )
+        ],
+    ),
+    # a login is ordinary for ssh and ftp, a trick on the web
+    (
+        "svn+ssh://user@svn.example.org/r",
+        [
+            (
+                "svn+ssh://user@svn.example.org/r",
+                [0, 32],
+                "svn+ssh://svn.example.org/r",
+                "svn.example.org",
+                "example.org",
+                [],
+            )
+        ],
+    ),
+    (
+        "ftp://good.com@example.com/f",
+        [
+            (
+                "ftp://good.com@example.com/f",
+                [0, 28],
+                "ftp://example.com/f",
+                "example.com",
+                "example.com",
+                ["userinfo", "obfuscated"],
+            )
+        ],
+    ),
 ]
 
 
@@ -253,6 +378,9 @@ EMAILS = [
     ("not@anemail", []),
     ("x@1.2.3.4", []),
     ("http://u@evil.com", []),
+    ("<Sales@Example.ORG>", ["sales@example.org"]),
+    ('"john doe"@example.com', ['"john doe"@example.com']),
+    ('"x@unusual.com"@example.com', ['"x@unusual.com"@example.com']),
 ]
 
 
