@@ -50,6 +50,7 @@ DEAD_LETTER_REASONS = (
     "too_large",
     "text_too_long",
     "field_too_long",
+    "too_deep",
     "bad_stage_message",
     "bad_label",
     "no_text",

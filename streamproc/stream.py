@@ -396,7 +396,8 @@ class StreamGroup:
         """Each stage's verdict to its topic, keyed by comment id; each carries the comment and
         the results of the stages up to it."""
         env = done.env
-        comment = orjson.Fragment(orjson.dumps(env.comment.raw))
+        # The event as the producer sent it, when we read it so: no second encoding.
+        comment = orjson.Fragment(env.source if env.source is not None else orjson.dumps(env.comment.raw))
         earlier = {k: v.to_dict() for k, v in env.stages.items() if k not in {r.stage for r in done.results}}
         key = env.comment.id.encode()
         futures = []
@@ -640,7 +641,7 @@ class StreamGroup:
 
 
 def _decode_comment(data: bytes) -> Envelope:
-    return Envelope(decode_comment(data), {}, time.time())
+    return Envelope(decode_comment(data), {}, time.time(), source=data)
 
 
 def _verdict_message(
