@@ -43,7 +43,7 @@ def _codes(text: str) -> set[str]:
         ("I'm a new youtuber, help me get 500 subscribers", {"content.self_promo"}),
         ("get free instagram followers today", {"content.commercial"}),
         ("plz give my cover a listen, trying to reach 1000 subscribers", {"content.self_promo"}),
-        ("Click here to claim your prize", {"content.call_to_action", "content.money"}),
+        ("Click here to claim your prize", {"content.call_to_action", "content.claim"}),
         ("Read more at our partner page", {"content.call_to_action"}),
         ("Earn money working from home, text me on whatsapp", {"content.money", "content.contact"}),
         ("Call +1 555 201 3344 today", {"content.contact"}),

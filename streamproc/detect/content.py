@@ -1,0 +1,487 @@
+"""Content signals of the spam stage: what a comment says and how it is written.
+
+Each rule is a family of spam phrasing (self-promotion, prize notices, premium-rate numbers…)
+with a reason code, a human label and a rule weight. Patterns are written the way spam phrases
+things, not the way people talk about the same subjects: "you have won a £500 voucher" fires,
+"she won the Booker prize" does not; "txt WIN to 80086" fires, "text me when you land" does not.
+The unit tests hold both lists for every family.
+
+Speed: a rule only runs its regex when the comment contains one of its trigger words (compared
+by their first four letters, so "subscribe", "subscribers" and "subs" share one key). A test
+checks that every branch of every pattern names a trigger, so the guard never hides a match.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from streamproc.detect.signal import Signal
+
+DIGITS = "#"  # trigger key present when the text has a run of three or more digits
+_DIGIT_RUN = re.compile(r"\d{3}")
+_WORD = re.compile(r"[^\W_]+")
+KEY_LEN = 4
+
+
+def trigger_keys(low: str) -> set[str]:
+    """The keys rules are guarded by: each word's first four letters, plus DIGITS."""
+    keys = {w[:KEY_LEN] for w in _WORD.findall(low)}
+    if _DIGIT_RUN.search(low):
+        keys.add(DIGITS)
+    return keys
+
+
+@dataclass(slots=True, frozen=True)
+class Rule:
+    """One family of spam phrasing. `branches` are alternatives of one regex over lower-cased
+    text; every match of a branch contains a word whose key is in `triggers`."""
+
+    code: str
+    label: str
+    weight: float
+    triggers: frozenset[str]
+    branches: tuple[str, ...]
+    pattern: re.Pattern[str]
+
+
+def rule(code: str, label: str, weight: float, triggers: str, branches: list[str]) -> Rule:
+    keys = frozenset(t if t == DIGITS else t[:KEY_LEN] for t in triggers.split())
+    # Whole words at both ends: "seo" is not the start of "seond", "ep" not of "episode".
+    pattern = re.compile(r"\b(?:" + "|".join(branches) + r")(?!\w)")
+    return Rule(code, label, weight, keys, tuple(branches), pattern)
+
+
+# Words that stand for "you" in spam and in texting.
+_YOU = r"(?:you|u|ya)"
+_YOUR = r"(?:your|ur|yr)"
+_TO = r"(?:to|2)"
+_AMOUNT_RE = r"(?:[£$€]\s?\d[\d,.]*k?|\d[\d,.]*\s?(?:pounds|dollars|euros|quid|usd|gbp))"
+_PRIZE_THING = (
+    r"(?:prize|award|reward|voucher|holiday|trip|cruise|gift\s*card|gift|bonus|cash|jackpot|tickets?"
+    r"|phone|smartphone|laptop|tablet|ipad|iphone|console|camera|car|break)s?"
+)
+# A keyword-to-short-code instruction: "txt WIN to 80086", "send STOP 2 69988", "sms GO to 8888".
+# Not "send it to 2015's folder": the keyword is no pronoun and the code no year.
+_SHORT_CODE = (
+    r"(?:text|txt|send|sms|msg)\s+(?:the\s+word:?\s+)?(?!(?:it|me|them|him|her|this|that|us)\b)\W?[a-z0-9]{1,12}\W?"
+    r"\s+(?:to|2)\s+(?:no:?\s*)?(?!(?:19|20)\d\d\b)\d{4,6}\b"
+)
+# Premium-rate and shared-cost numbers (UK 09/087/084, North American 1-900), as written.
+# Eleven digits however they are grouped; "the 0900 bus" is not one.
+_PREMIUM_NUMBER = r"(?:09|08[47])(?:[\s-]?\d){8,9}(?!\d)|1[\s-]?900[\s-]?\d{3}[\s-]?\d{4}\b"
+
+RULES: tuple[Rule, ...] = (
+    rule(
+        "content.self_promo",
+        "self-promotion",
+        0.5,
+        "check checkout visit go my subscribe sub sub4 sub2 subs follow please plz pls like give thumbs"
+        " reach hit get new small upcoming aspiring support see view listen help f4f l4l add i we will band"
+        " group",
+        # Phrased as spam phrases it, not as people talk: "this is my song" and "support our
+        # troops" are ordinary comments, "my new song" and "support my channel" are not.
+        [
+            r"check\s*(?:out\s+)?(?:my|our)",
+            r"checkout\s+my",
+            r"visit\s+(?:my|our)",
+            r"go\s+to\s+my",
+            r"my\s+(?:youtube\s+|new\s+|little\s+)?channel",
+            r"subscribe\s+(?:to\s+)?(?:me|my|our|us)\b",
+            r"sub\s*(?:4|for|2)\s*sub",
+            r"sub4sub|sub2sub|f4f|l4l",
+            r"sub\s+(?:to\s+me|back|2\s+me|to\s+my)",
+            r"follow\s+(?:me|us)\s+on",
+            r"follow\s*(?:4|for)\s*follow|follow\s+back",
+            r"(?:i|i'?ll|will)\s+(?:sub|subscribe|follow)\s+(?:back|(?:to\s+)?(?:everyone|anyone|every1|all))",
+            r"(?:add|follow)\s+me\s+on\s+(?:insta(?:gram)?|twitter|snap(?:chat)?|facebook|fb|tiktok|kik)",
+            r"(?:follow|add)\s+@\w+",
+            r"my\s+(?:blog|website|site|web\s+page|page|shop|store|mixtape|soundcloud|insta(?:gram)?|twitter|snap(?:chat)?|ig|tiktok)\b",
+            r"my\s+new\s+(?:song|video|music|mixtape|album|track|cover|single|vlog)",
+            r"(?:please|plz|pls)\s+(?:like|share|subscribe|support|sub\b)",
+            r"(?:please|plz|pls)\s+(?:check|watch|listen\s+to|visit|view)\s+(?:out\s+)?(?:my|our)",
+            r"like\s+(?:and|&)\s+(?:share|subscribe)",
+            r"subscribe\s*(?:!|now|please|pls|plz)",
+            r"give\s+(?:me|us|my\s+\w+)\s+a\s+(?:like|thumbs\s+up|chance|listen|watch|try|view)",
+            r"give\s+(?:my|our)\s+(?:new\s+)?(?:music|song|track|video|channel|mixtape|cover|remix)\s+a\s+(?:chance|listen|try|shot)",
+            r"give\s+(?:it|this)\s+a\s+(?:like|thumbs\s+up)",
+            r"thumbs\s+up\s+so",
+            r"like\s+this\s+comment\s+(?:so|if)",
+            r"check\s*(?:out\s+)?this\s+(?:new\s+)?(?:youtube\s+)?(?:video|channel|song|site|website|page|link|cover|track|playlist)",
+            r"(?:reach|hit|get(?:\s+to)?)\s+\d[\d,.]*k?\s+(?:subs|subscribers)\b",
+            r"\d[\d,.]*k?\s+(?:subs|subscribers)\s+away",
+            r"help\s+me\s+(?:get|reach|hit|grow)",
+            r"(?:new|small|upcoming|aspiring)\s+(?:youtuber|rapper|artist|singer|channel|band)",
+            r"support\s+(?:me|my\s+(?:channel|music|page|work|video))",
+            r"(?:come\s+)?(?:see|check|visit|view)\s+(?:out\s+)?my\s+(?:channel|page|profile|videos?|music|songs?|covers?)",
+            r"(?:listen\s+to|check)\s+(?:out\s+)?(?:my|our)\s+(?:remix|cover|beats|music|mixtape|new\s+track|track|songs?)",
+            r"(?:i|we)\s+(?:just\s+)?(?:released|dropped|uploaded|made)\s+(?:my|our|a)\s+(?:new\s+|first\s+|debut\s+)?(?:song|single|track|video|mixtape|album|ep|cover|remix)",
+            r"(?:my|our)\s+(?:band|group)\s+(?:just\s+)?(?:released|dropped|uploaded|made)",
+        ],
+    ),
+    rule(
+        "content.call_to_action",
+        "call to action",
+        0.4,
+        "click visit link read more full sign register order buy shop download limited watch search go head",
+        [
+            r"click\s+(?:here|the\s+link|on\s+(?:the|this|my)\s+link|below|this\s+link|now)",
+            r"visit\s+(?:this|the)\s+(?:site|website|page|link)",
+            r"link\s+(?:in|on)\s+(?:my\s+)?(?:bio|profile|description|page)",
+            r"read\s+more\s+(?:at|here)",
+            r"(?:more|full)\s+(?:info|information|details)\s+(?:at|here)",
+            r"sign\s+up\s+(?:now|here|today|free)",
+            r"register\s+(?:now|here|today)",
+            r"order\s+(?:now|today)",
+            r"buy\s+now|shop\s+now",
+            r"download\s+(?:now|free|here)",
+            r"limited\s+(?:time\s+)?offer",
+            r"watch\s+free\b",
+            r"search\s+\S+\s+on\s+(?:google|youtube)",
+            r"visit\s+(?:https?://|www\.)\S+",
+            r"(?:go|head)\s+to\s+(?:https?://|www\.)\S+",
+        ],
+    ),
+    rule(
+        "content.money",
+        "easy money, income or crypto",
+        0.4,
+        # Not "prize" or "won a" alone: news readers discuss Nobel prizes and won matches.
+        "make makes made earn earns earned earning making home work working free win won gift bitcoin"
+        " crypto forex binary invest investment guaranteed passive loan loans payday instant casino"
+        " jackpot paid quit could may might owed",
+        [
+            r"(?:make|earn|earning|making)\s+(?:easy\s+|extra\s+|real\s+)?(?:money|cash|income|[£$€]\s?\d[\d,.]*k?)",
+            r"(?:make|makes|made|earn|earns|earned|making|earning)\s+(?:up\s+to\s+|over\s+)?[£$€]\s?\d[\d,.]*k?\s+(?:a|an|per|every)\s+(?:day|hour|week|month)",
+            r"(?:per|a|every)\s+(?:day|week|hour)\s+(?:from|at|working)\s+home",
+            r"work(?:ing)?\s+from\s+home",
+            r"(?:free|win\s+a|won\s+a|win\s+an|won\s+an)\s+(?:new\s+)?(?:gift\s*cards?|iphone|ipad|laptop|money|cash|bitcoin|followers|vacation|trip)",
+            r"gift\s*cards?",
+            r"casino|jackpot",
+            r"(?:bitcoin|crypto|forex|binary\s+options?)\s+(?:trading|investment|profit|mining|platform|signals)",
+            r"invest(?:ment)?\s+(?:platform|opportunity|manager|plan)",
+            r"guaranteed\s+(?:profit|income|returns?)",
+            r"passive\s+income",
+            r"loans?\s+(?:fast|online|approved|offer)",
+            r"(?:payday|instant)\s+loans?",
+            r"get\s+paid\s+(?:to|2|for)\s+(?:watch|play|tak|answer|do)",
+            r"(?:you|u)\s+(?:could|may|might)\s+be\s+(?:owed|entitled\s+(?:to|2)\s+(?:a\s+)?(?:refund|rebate|payout|compensation|[£$€]))",
+            r"owed\s+(?:up\s+(?:to|2)\s+)?[£$€]\s?\d[\d,.]*",
+            r"paid\s+surveys?",
+            r"quit\s+my\s+job\s+and",
+            r"(?:earn|make)\s+(?:cash|money|\$)\s+(?:online|from\s+home|from\s+your\s+phone)",
+        ],
+    ),
+    rule(
+        "content.contact",
+        "contact details",
+        0.35,
+        "whatsapp whats telegram wickr kik viber dm inbox contact text message call now today #",
+        [
+            r"whats\s?app\b|telegram\b|wickr\b|kik\b|viber\b",
+            r"(?:dm|inbox)\s+(?:me|us)\b",
+            r"(?:call|contact|text|message)\s+us\b",
+            r"call\s+(?:now|today)\b",
+            # Phone numbers; the DIGITS trigger keeps texts without a digit run from paying.
+            r"(?<!\d)(?:\+\d{1,3}[\s.-]?)?\(?\d{3}\)?[\s.-]\d{3}[\s.-]\d{4}\b|\+\d{9,14}\b",
+        ],
+    ),
+    rule(
+        "content.contact_me",
+        "asks to be contacted",
+        0.2,  # "call me", "text me": friends say it all day; it counts with other evidence
+        "text email e-mail mail contact message add call pm",
+        [r"(?:pm|text|email|e-mail|contact|message|add|call)\s+me\b"],
+    ),
+    rule(
+        "content.seo",
+        "SEO phrasing",
+        0.2,  # people praise articles too; it counts with a link or a second phrase
+        "nice great good awesome informative useful helpful wonderful thanks thank keep blog website"
+        " visited bookmarked followed best seo backlink site",
+        [
+            r"(?:nice|great|good|awesome|informative|useful|helpful|wonderful)\s+(?:blog|post|article|site|website|information|info|content)(?:\s+(?:post|article|site))?",
+            r"thanks?\s+(?:you\s+)?for\s+(?:sharing|this\s+(?:post|article|info))",
+            r"keep\s+(?:it\s+up|posting|sharing|blogging)",
+            r"(?:your|this)\s+(?:blog|website)\s+(?:is|was)",
+            r"i\s+(?:have\s+)?(?:just\s+)?(?:visited|bookmarked|followed)\s+(?:your|this)",
+            r"best\s+\w+\s+(?:services?|reviews?|deals?|company|online|prices?)",
+            r"seo|backlinks?",
+            r"(?:find|get|see)\s+(?:the\s+)?best\s+\w+",
+            r"(?:more|visitors?|traffic)\s+to\s+your\s+(?:site|website|blog)",
+        ],
+    ),
+    rule(
+        "content.commercial",
+        "commercial spam vocabulary",
+        0.45,
+        # Not "pills" or "pharmacy" alone: health threads mention both.
+        "viagra cialis online pharmacy diet slimming enlargement cheap generic replica weight essay buy"
+        " followers likes views subscribers sale free real discount promo coupon voucher code price off"
+        " credit prescription survey approval lowest giveaway robux bucks generator psn xbox steam itunes"
+        " amazon gift codes keys vouchers iphone",
+        [
+            r"viagra|cialis|online\s+pharmacy|pharmacy\s+online",
+            r"(?:diet|slimming|enlargement|cheap|generic)\s+pills?",
+            r"replica\s+(?:watches|bags|handbags|rolex)",
+            r"weight\s+loss\s+(?:pills|supplements?|products?)",
+            r"essay\s+writing",
+            r"buy\s+(?:cheap|followers|likes|views|subscribers)",
+            r"cheap\s+\w+\s+(?:online|for\s+sale)",
+            r"(?:followers|likes|views|subscribers)\s+(?:fast|cheap|instantly)",
+            r"for\s+sale\s+online",
+            r"(?:free|real)\s+(?:instagram\s+|youtube\s+|twitter\s+)?(?:followers|subscribers|likes|views)",
+            r"(?:discount|promo|coupon|voucher)\s+code",
+            r"use\s+(?:my\s+)?(?:promo\s+)?code\s+\w+",
+            r"best\s+price",
+            r"\d+\s?%\s+off",
+            r"free\s+(?:shipping|installation|delivery|worldwide\s+shipping)",
+            r"no\s+(?:credit\s+check|prescription|survey)",
+            r"approval\s+in\s+\d+",
+            r"lowest\s+prices?",
+            r"giveaway",
+            r"(?:free\s+)?(?:robux|v-?bucks)",
+            r"free\s+(?:psn|xbox|steam|itunes|amazon|google\s+play)",
+            r"(?:psn|xbox|steam|itunes|amazon)\s+(?:codes?|keys?|vouchers?)\s+(?:for\s+)?free",
+            r"(?:code|money|followers|likes|robux)\s+generator",
+            r"(?:gift\s*cards?|followers|likes|views|subscribers|codes|keys|vouchers|iphone\s?\d*)\s+(?:for\s+free|free\b)",
+        ],
+    ),
+    # --- message-style families: spam that needs no link ----------------------------------------
+    rule(
+        "content.prize",
+        "prize or winnings notice",
+        0.45,
+        "you u ya your ur yr winner congratulations congrats guaranteed complimentary draw prize award"
+        " reward voucher gift bonus payout cash mystery entry lucky",
+        [
+            # Addressed to the reader, with something to collect: "you have won a £500 voucher",
+            # not "you won the argument" or "you won't believe".
+            rf"(?:{_YOU}|{_YOUR}\s+(?:mobile|number|no\.?|phone|entry|ticket|email))\s*(?:'ve|\s+have|\s+has|\s+r|\s+are|\s+just)?\s+(?:just\s+)?(?:won|been\s+awarded|been\s+given|win)\s+(?:(?:a|an|our|this\s+week'?s|the|\d+)\s+)?(?:\w+\s+){{0,3}}(?:{_AMOUNT_RE}|{_PRIZE_THING})",
+            rf"(?:{_YOU}(?:'re|\s+are|\s+r)|{_YOU}r|ur)\s+(?:a|the|our|today'?s|this\s+week'?s)\s+(?:lucky\s+|latest\s+|prize\s+)?winner",
+            r"(?:^|[.!?]\s*)winner\s*!",
+            rf"congrat(?:ulation)?s\s*!?\s*(?:{_YOU}|{_YOUR})\b",
+            rf"(?:guaranteed|complimentary)\s+(?:a\s+)?(?:{_AMOUNT_RE}|{_PRIZE_THING}|\d)",
+            r"(?:weekly|monthly|prize|cash|lucky|free)\s+(?:prize\s+)?draw",
+            rf"(?:a|an|the|this|your|ur)\s+{_AMOUNT_RE}\s+(?:cash\s+)?(?:prize|award|reward|voucher|gift\s*card|bonus|payout)",
+            rf"(?:cash|mystery)\s+prize|prize\s+(?:code|reward)|{_AMOUNT_RE}\s+(?:cash\s+)?(?:prize|award)\s+(?:is|are)\s+(?:yours|waiting)",
+            r"free\s+entry\s+(?:in|into|to)\s+(?:a|our|the)\s+(?:\w+\s+)?(?:draw|comp|competition|prize)",
+            r"lucky\s+(?:day|winner|number|customer|you\b)",
+        ],
+    ),
+    rule(
+        "content.premium_number",
+        "premium-rate number or short code",
+        0.45,
+        "text txt send sms msg #",
+        [_SHORT_CODE, _PREMIUM_NUMBER],
+    ),
+    rule(
+        "content.premium_service",
+        "chat line, adult or quiz service",
+        0.35,
+        "live local girls singles babes ladies women hot psychic love horoscope quiz trivia",
+        [
+            r"live\s+(?:operator|chat|girls|babes|psychic)",
+            r"(?:local\s+)?(?:girls|singles|babes|ladies|women)\s+(?:are\s+)?(?:waiting|near\s+(?:you|u)|in\s+(?:your|ur)\s+area)",
+            r"hot\s+(?:chat|gossip|singles|babes|girls|live)",
+            r"(?:psychic|love|tarot)\s+readings?",
+            r"(?:horoscope|quiz|trivia)\s+(?:\S+\s+){0,3}?(?:txt|text|call|reply|send|sms|win)\b",
+            r"(?:quiz|trivia)\s*(?:time)?\s*!",
+        ],
+    ),
+    rule(
+        "content.small_print",
+        "premium-rate small print",
+        0.3,
+        # People do not quote tariffs, T&Cs or opt-out codes in conversation.
+        "std t tc ts network msg message min minute txt text call calls data opt unsub sae box reply stop"
+        " 18 16",
+        [
+            r"\d+\s?p\s?(?:/|per\s*)\s?(?:min|minute|msg|message|txt|text|call)\b",
+            r"[£$€]\d+(?:\.\d\d)?\s?(?:/|per\s*)\s?(?:msg|message|txt|text|min|minute|call)\b",
+            r"std\s+(?:txt|text|msg|network|call)?\s*(?:rates?|chgs?|charges)",
+            r"(?:msg|message|text)\s*(?:&|and)\s*data\s+rates",
+            r"network\s+(?:charges|operator\s+charges)",
+            r"calls?\s+cost\s+\d+",
+            r"t\s?&\s?cs?\b|ts\s?&\s?cs\b|t&c's",
+            r"(?:opt[\s-]?out|unsub(?:scribe)?)\s+(?:reply|txt|text|send|sms)",
+            r"(?:reply|txt|text|send|sms)\s+stop\s+(?:to|2)\s+\d+",
+            r"stop\s+(?:to|2)\s+\d{4,6}",
+            r"unsub\s+txt",
+            r"sae\s+for",
+            r"p\.?o\.?\s?box\s?\d+",
+            r"(?:1[68])\s?\+\s+only|only\s+(?:1[68])\s?\+|\b1[68]\s?\+\s*(?:only|t&c|ts|\.|$)",
+        ],
+    ),
+    rule(
+        "content.claim",
+        "call, text or reply to claim",
+        0.4,
+        "call ring dial phone text txt sms send reply claim collect redeem receive ready waiting unclaimed"
+        " held",
+        [
+            # The instruction and the collecting in one breath; "call me to collect the kids" is
+            # a person, so the one who calls must not be "me".
+            r"(?:call|ring|dial|phone|text|txt|sms|send|reply)\s+(?!me\b|him\b|her\b|them\b)(?:\S+\s+){0,4}?(?:to|2|and)\s+(?:claim|collect|redeem|receive|activate|get\s+(?:it|yours|ur|your))\b(?!\s+(?:the|my|his|her|our|their)\b)",
+            r"(?:to|2)\s+(?:claim|collect|redeem|receive)\s*,?\s+(?:\S+\s+){0,3}?(?:call|ring|dial|text|txt|sms|send|reply)\b",
+            r"claim\s+(?:code|no|number|ref|now|it\s+now|today)\b",
+            r"(?:ready|waiting)\s+(?:to|2|for\s+you\s+to)\s+(?:be\s+)?(?:collect|claim|redeem|pick)\w*",
+            r"unclaimed\s+\w+",
+            r"(?:held|waiting)\s+(?:in|under)\s+(?:your|ur)\s+name",
+            r"(?:claim|collect)\s+(?:your|ur)\s+(?:\w+\s+)?(?:prize|reward|award|voucher|bonus|gift|cash|winnings|tickets?)",
+        ],
+    ),
+    rule(
+        "content.subscription",
+        "subscription or ringtone offer",
+        0.35,
+        "ringtone tone tones polyphonic wallpaper charged subscribed subscription subscribing joining"
+        " membership club free weekly daily",
+        [
+            r"ring\s?tones?|polyphonic|(?:free|real|hot|new)\s+tones?\b|tones?\s*(?:\+|and|&)\s*wallpapers?|wallpapers?\s*(?:\+|and|&)\s*tones?",
+            r"(?:will\s+be|are\s+being|now\s+be|being|be)\s+charged\s+(?:\S+\s+){0,2}?(?:[£$€]?\d|\d+p)",
+            r"(?:subscri(?:bed|ption)|member(?:ship)?|club)\s+(?:\S+\s+){0,4}?(?:[£$€]\d[\d.]*|\d+p)\s?(?:/|per\s*|a\s+)\s?(?:wk|week|month|mth|day|msg)",
+            r"(?:you|u)\s+(?:are|r)\s+(?:now\s+)?subscribed\s+(?:to|2)",
+            r"(?:thanks|thx|thank\s+you)\s+(?:4|for)\s+(?:subscribing|joining|your\s+subscription)",
+            r"(?:you|u)\s+(?:will|wil|'ll)\s+(?:now\s+)?be\s+charged",
+            r"free\s+(?:for\s+)?(?:1|one|a)\s+(?:week|wk|month)\s*,?\s*then",
+            r"\d+\s+free\s+(?:games|tones|texts|videos|clips)\s+(?:every|each|a)\s+(?:week|wk|day)",
+            r"(?:weekly|daily)\s+\w+\s+(?:direct\s+)?(?:to|2)\s+(?:your|ur)\s+(?:phone|mobile)",
+        ],
+    ),
+    rule(
+        "content.selected",
+        "'you have been selected'",
+        0.35,
+        "you u ya your ur yr valued loyal lucky records had",
+        [
+            rf"(?:{_YOU}|{_YOUR}\s+(?:number|mobile|phone|email|account|no\.?))\s*(?:'ve|\s+have|\s+has|\s+r|\s+are|\s+is|\s+was|\s+were)?\s+(?:been\s+)?(?:specially\s+|randomly\s+|personally\s+)?(?:selected|chosen|picked)\s+(?:to|2|for|as|in)\b",
+            r"(?:valued|loyal|lucky)\s+(?:network\s+)?(?:customer|subscriber|member|user)",
+            rf"{_YOU}\s+(?:are|r|may\s+be|could\s+be)\s+(?:now\s+)?(?:entitled|eligible)\s+(?:to|2|for)",
+            rf"{_YOU}\s+(?:qualify|have\s+qualified)\s+(?:for|to)",
+            r"our\s+records\s+show",
+            r"had\s+(?:your|ur)\s+(?:mobile|phone)\s+\d+\s*(?:months|mths)",
+        ],
+    ),
+    rule(
+        "content.urgency",
+        "urgency or account scare",
+        0.3,
+        "your ur yr verify confirm update final last expires expiring valid offer act don dont"
+        " important urgent immediate action security unusual voicemail voice 2nd second 3rd third tried",
+        [
+            rf"{_YOUR}\s+(?:\w+\s+)?(?:account|card|sim|mobile|number|payment|subscription|parcel|package|delivery|password)\s+(?:has\s+been|have\s+been|is|was|will\s+be|has)\s+(?:\w+\s+)?(?:suspended|locked|blocked|closed|frozen|deactivated|disabled|cancelled|on\s+hold|compromised|held|restricted|expired|failed)",
+            rf"(?:verify|confirm|update)\s+{_YOUR}\s+(?:\w+\s+)?(?:details|identity|account|information|info|payment|card|password|address)",
+            r"(?:final|last)\s+(?:notice|warning|chance|reminder|attempt)",
+            r"expir(?:es?|ing)\s+(?:today|tonight|2nite|soon|at\s+midnight|in\s+\d+|\d+)",
+            r"valid\s+(?:for\s+)?(?:\d+\s*(?:hrs|hours|days)|today|until)",
+            r"offer\s+ends",
+            r"don'?t\s+miss\s+out",
+            r"(?:important|urgent|immediate)\s+(?:action|attention|response|information)",
+            r"action\s+required",
+            r"security\s+alert|unusual\s+(?:activity|sign[\s-]?in|login)",
+            r"new\s+voice\s?mail",
+            r"(?:2nd|second|3rd|third|final)\s+(?:time\s+)?(?:attempt|time)\s+(?:to|2|we)\s+(?:have\s+)?(?:tried\s+)?(?:to\s+|2\s+)?(?:contact|reach)",
+            rf"tried\s+(?:to|2)\s+(?:contact|reach)\s+{_YOU}",
+            r"(?:^|\n)\W*urgent\s*[!:-]",
+        ],
+    ),
+)
+# Money amounts and calls to action: either alone is ordinary, together they are a pitch.
+_AMOUNT = re.compile(r"[$€£]\s?\d[\d,.]*\s?k?\b|\b\d[\d,.]*\s?(?:dollars|usd|euros?|bucks|pounds|quid)\b")
+_PITCH_CTA = re.compile(
+    r"\b(?:(?:call|ring|dial)\s+(?:us\s+)?(?:now|today|free|on\s+\d|\d)"
+    r"|(?:text|txt|sms|send|reply)\s+(?:(?:the\s+)?word\s+)?\W?[a-z0-9]{1,12}\W?\s+(?:to|2|now|for)\b"
+    r"|reply\s+(?:yes|now|with)\b|(?:apply|order|register|sign\s+up)\s+(?:now|today|online)"
+    r"|click\s+(?:here|now|the\s+link)|(?:see|look)\s+how\b|here'?s\s+how|find\s+out\s+how)"
+)
+# "reply VIP", "text WIN": a keyword in capitals after an instruction, in text not all shouted.
+_KEYWORD_ASK = re.compile(
+    r"\b(?:[Rr]eply|[Tt]e?xt|[Ss]end|[Ss]ms)\s+(?:(?:the\s+)?word:?\s+|with\s+)?[\"']?(?!STOP\b)([A-Z][A-Z0-9]{1,11})\b"
+)
+# A link with a few words that only urge a look ("omg <link>", "watch this <link>"): how links
+# are dropped under videos. Citing a source ("Source: <link>") is not a lure.
+_URLISH = re.compile(r"\S*(?:https?://|www\.|\.(?:com|net|org|be|ly|info|co)\b)\S*")
+_LURE_WORDS = frozenset(
+    {
+        "watch",
+        "look",
+        "omg",
+        "lol",
+        "lmao",
+        "wow",
+        "funny",
+        "must",
+        "check",
+        "click",
+        "go",
+        "here",
+        "better",
+        "hey",
+        "guys",
+        "plz",
+        "pls",
+        "please",
+        "new",
+        "free",
+    }
+)
+LURE_MAX_WORDS = 5
+_PUNCT_RUN = re.compile(r"[!?$*#@.]{4,}|[!?]{3,}")
+_CHAR_RUN = re.compile(r"(\w)\1{4,}")
+
+
+def content_signals(text: str, *, has_links: bool = False) -> list[Signal]:
+    """Signals in what the comment says and how it is written; `text` is already prepared,
+    `has_links` says whether the link stage found any link in it."""
+    out: list[Signal] = []
+    low = text.lower()  # the patterns are lower case: much faster than re.IGNORECASE
+    keys = trigger_keys(low)
+    for r in RULES:
+        if r.triggers.isdisjoint(keys):
+            continue
+        hits = sorted({" ".join(m.group(0).split()) for m in r.pattern.finditer(low)})
+        if hits:
+            weight = min(0.8, r.weight + 0.15 * (len(hits) - 1))
+            out.append(Signal(r.code, f"{r.label}: {', '.join(hits[:4])}", weight, hits[0]))
+    if "content.premium_number" not in {s.code for s in out}:
+        ask = _KEYWORD_ASK.search(text)
+        if ask and not _mostly_upper(text):
+            evidence = " ".join(ask.group(0).split())
+            out.append(
+                Signal("content.keyword_reply", f"asks to reply with a keyword: {evidence}", 0.3, evidence)
+            )
+    if has_links:
+        rest = _WORD.findall(_URLISH.sub(" ", low))
+        if 0 < len(rest) <= LURE_MAX_WORDS and not _LURE_WORDS.isdisjoint(rest):
+            out.append(
+                Signal("content.link_lure", "a link with a few words urging a look", 0.4, " ".join(rest))
+            )
+    amount = _AMOUNT.search(low)
+    if amount:
+        cta = _PITCH_CTA.search(low)
+        if cta:
+            evidence = f"{amount.group(0)} … {' '.join(cta.group(0).split())}"
+            out.append(
+                Signal("content.money_cta", f"money amount with a call to action: {evidence}", 0.3, evidence)
+            )
+        else:
+            # People quote prices too: an amount is weak alone and counts with other signals.
+            out.append(Signal("content.amount", "money amount", 0.12))
+    letters = sum(map(str.isalpha, text))
+    if letters >= 12 and _mostly_upper(text, letters):
+        out.append(Signal("content.shouting", "mostly capital letters", 0.1))
+    if _PUNCT_RUN.search(text):
+        out.append(Signal("content.punctuation", "runs of repeated punctuation", 0.05))
+    if _CHAR_RUN.search(low):
+        out.append(Signal("content.repeated_chars", "runs of one repeated character", 0.05))
+    visible = len(text) - sum(map(str.isspace, text))
+    if visible >= 10 and letters / visible < 0.4:
+        out.append(Signal("content.non_letters", "mostly symbols and digits", 0.2))
+    return out
+
+
+def _mostly_upper(text: str, letters: int | None = None) -> bool:
+    letters = sum(map(str.isalpha, text)) if letters is None else letters
+    return letters > 0 and sum(map(str.isupper, text)) / letters > 0.7
