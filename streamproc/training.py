@@ -19,8 +19,10 @@ import orjson
 
 from streamproc.config import Settings, load_settings
 from streamproc.detect.features import observe_author
-from streamproc.detect.model import LinearModel, train
-from streamproc.detect.spam import spam_input
+from streamproc.detect.learn import TrainOptions, train
+from streamproc.detect.model import LinearModel
+from streamproc.detect.ngrams import name_hash
+from streamproc.detect.spam import SpamInput, spam_input
 from streamproc.errors import ConfigError, DecodeError
 from streamproc.events import Comment, Envelope, StageResult, comment_from_dict
 
@@ -174,12 +176,13 @@ def score_examples(examples: Sequence[Example], settings: Settings, model: Linea
     return [r.score for r in judge_examples(examples, settings, model)]
 
 
-def fit(examples: Sequence[Example], settings: Settings, *, epochs: int = 6, seed: int = 0) -> LinearModel:
-    """Train a model from labelled examples, with the signals the stream computes."""
+def spam_inputs(examples: Sequence[Example], settings: Settings) -> list[SpamInput]:
+    """The spam stage's input for each example, in the given order, with the signals the stream
+    computes (links, duplicates and author state run over the examples in time order)."""
     logic = _logic(settings, None)
     history: dict[str, Any] = {}
     authors: dict[str, Any] = {}
-    rows = []
+    inputs: dict[int, SpamInput] = {}
     for ex in _in_time_order(examples):
         env = Envelope(ex.comment, {}, 0.0)
         env.stages["links"] = logic.links(env)
@@ -188,8 +191,20 @@ def fit(examples: Sequence[Example], settings: Settings, *, epochs: int = 6, see
         if ex.comment.author_key:
             key = logic.spam_key(env)
             activity, authors[key] = observe_author(authors.get(key, []), ex.comment.id, ex.comment.posted_at)
-        rows.append((spam_input(ex.comment, env.stages, activity).features, ex.label))
-    return train(rows, epochs=epochs, seed=seed)
+        inputs[id(ex)] = spam_input(ex.comment, env.stages, activity)
+    return [inputs[id(ex)] for ex in examples]
+
+
+def fit(
+    examples: Sequence[Example], settings: Settings, *, options: TrainOptions | None = None
+) -> LinearModel:
+    """Train a model from labelled examples, with the signals the stream computes."""
+    inputs = spam_inputs(examples, settings)
+    rows = [(inp.vector, ex.label) for inp, ex in zip(inputs, examples, strict=True)]
+    signals = {name_hash(name) for inp in inputs for name in inp.names if name.startswith("s:")}
+    # Threads stand for sources: calibration folds keep each thread whole.
+    groups = [ex.comment.thread_id for ex in examples]
+    return train(rows, options=options, structured=signals, groups=groups)
 
 
 def metrics_at(labels: Sequence[int], scores: Sequence[float], threshold: float) -> dict[str, Any]:
@@ -294,7 +309,10 @@ def _settings(args: argparse.Namespace) -> Settings:
 def cmd_train(args: argparse.Namespace) -> int:
     examples = read_labelled(Path(args.data), _columns(args))
     settings = _settings(args)
-    model = fit(examples, settings, epochs=args.epochs, seed=args.seed)
+    options = TrainOptions(
+        c=args.c, iterations=args.iterations, calibrate=not args.no_calibrate, seed=args.seed
+    )
+    model = fit(examples, settings, options=options)
     model.meta["source"] = Path(args.data).name
     data = model.to_bytes()
     try:
@@ -413,8 +431,18 @@ def register_cli(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
     p = sub.add_parser("train", help="train the spam model from a labelled file (no broker)")
     _data_args(p)
     p.add_argument("-o", "--output", required=True, help="model file to write")
-    p.add_argument("--epochs", type=int, default=6, help="passes over the data (6)")
-    p.add_argument("--seed", type=int, default=0, help="shuffling seed (0)")
+    defaults = TrainOptions()
+    p.add_argument(
+        "--c", type=float, default=defaults.c, help=f"inverse regularisation strength ({defaults.c})"
+    )
+    p.add_argument(
+        "--iterations",
+        type=int,
+        default=defaults.iterations,
+        help=f"optimiser iterations ({defaults.iterations})",
+    )
+    p.add_argument("--no-calibrate", action="store_true", help="skip Platt calibration of the scores")
+    p.add_argument("--seed", type=int, default=0, help="seed of the calibration folds (0)")
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("eval", help="precision, recall and F1 of the spam score on a labelled file")

@@ -8,16 +8,15 @@ model sees them as features beside hashed word and character n-grams. Pure: no K
 
 from __future__ import annotations
 
-import itertools
-import math
 import re
-import zlib
-from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from streamproc.detect.content import content_signals
+from streamproc.detect.model import PRIOR_NAME as PRIOR_NAME  # re-exported for the stages
+from streamproc.detect.model import Feature as Feature
+from streamproc.detect.ngrams import name_hash
 from streamproc.detect.signal import Signal
 from streamproc.detect.text import clean
 from streamproc.events import Comment, StageResult
@@ -120,7 +119,7 @@ def observe_author(
     same comment id counts once (at-least-once delivery), so verdicts stay idempotent. Rows older
     than AUTHOR_TTL are forgotten here, so sweeping them from storage never changes a verdict.
     """
-    others = [list(r) for r in rows if r[0] != comment_id]
+    others = [r if isinstance(r, list) else list(r) for r in rows if r[0] != comment_id]
     latest = max((r[1] for r in others), default=at)
     t = latest if at < latest - OUT_OF_ORDER else at
     others = [r for r in others if r[1] >= t - AUTHOR_TTL]
@@ -285,42 +284,20 @@ def all_signals(
     comment: Comment, stages: Mapping[str, StageResult], text: str, activity: AuthorActivity | None
 ) -> list[Signal]:
     """Every signal for one comment; `text` is the prepared text."""
-    words = len(_WORD.findall(text))
+    low = text.lower()
+    words = _WORD.findall(low)
+    linked = has_links(stages)
     return [
-        *upstream_signals(stages, words),
+        *upstream_signals(stages, len(words)),
         *domain_signals(stages),
-        *content_signals(text, has_links=has_links(stages)),
+        *content_signals(text, has_links=linked, low=low, words=words),
         *name_signals(comment.author.name),
         *author_signals(activity),
-        *timing_signals(comment, has_links(stages)),
+        *timing_signals(comment, linked),
     ]
 
 
-# --- hashed n-grams ------------------------------------------------------------------------------
-_DIGITS = re.compile(r"\d")
-_SPACES = re.compile(r"\s+")
-Feature = tuple[str, float]  # (name, value)
-PRIOR_NAME = "rules.prior"  # the model feature carrying the rule score (as a logit)
-
-
-def text_features(text: str) -> list[Feature]:
-    """Word uni- and bigrams and character 4-grams of the prepared text, each group scaled to
-    unit length so that long comments do not dominate the dot product."""
-    low = _DIGITS.sub("0", text.casefold())
-    words = _WORD.findall(low)
-    grams = [f"w:{w}" for w in words]
-    grams += [f"b:{a} {b}" for a, b in itertools.pairwise(words)]
-    squashed = " " + _SPACES.sub(" ", low).strip() + " "
-    chars = [f"c:{squashed[i : i + 4]}" for i in range(len(squashed) - 3)]
-    out: list[Feature] = []
-    for group in (grams, chars):
-        if group:
-            counts = Counter(group)  # counted in C
-            norm = 1.0 / math.sqrt(sum(c * c for c in counts.values()))
-            out.extend((g, c * norm) for g, c in counts.items())
-    return out
-
-
+# --- model features ----------------------------------------------------------------------------
 def hash_feature(name: str, bits: int) -> int:
-    """Stable across processes (Python's hash() is salted per process)."""
-    return zlib.crc32(name.encode()) & ((1 << bits) - 1)
+    """The model bucket of a named feature."""
+    return name_hash(name) & ((1 << bits) - 1)

@@ -109,7 +109,7 @@ def test_train_then_eval_json(
     data: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     model_path = tmp_path / "spam.model"
-    assert _run("train", str(data["csv"]), "-o", str(model_path), "--epochs", "3") == 0
+    assert _run("train", str(data["csv"]), "-o", str(model_path), "--iterations", "30") == 0
     model = LinearModel.from_bytes(model_path.read_bytes())
     assert model.version == 1 and model.trained
     capsys.readouterr()

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from streamproc.detect.content import DIGITS, RULES, content_signals, trigger_keys
+from streamproc.detect.content import DIGITS, RULES, content_signals, first_words, trigger_keys
 from streamproc.detect.features import prepare
 from streamproc.gen.labelled import labelled_corpus
 from streamproc.gen.messages import message_corpus
@@ -164,17 +164,39 @@ def test_every_branch_names_one_of_its_rule_triggers() -> None:
     assert _top_level_branches_name_a_trigger() == []
 
 
-def test_the_trigger_guard_never_hides_a_match() -> None:
+def test_the_guards_never_hide_a_match() -> None:
+    # Rule triggers skip a rule, first words skip branches: on every corpus the guarded hits
+    # equal what the full patterns find.
     texts = [r.text for r in labelled_corpus(1500, seed=1)]
     texts += [r.text for r in message_corpus(1500, seed=1, split="dev")]
     texts += [r.text for r in message_corpus(1500, seed=2, split="test")]
     texts += [r.text for r in video_corpus(1500, seed=1, split="dev")]
     texts += [r.text for r in video_corpus(1500, seed=2, split="test")]
-    hidden = []
+    differ = []
     for text in texts:
         low = prepare(text).lower()
         keys = trigger_keys(low)
         for r in RULES:
-            if r.triggers.isdisjoint(keys) and r.pattern.search(low):
-                hidden.append((r.code, text))
-    assert hidden == []
+            full = sorted({" ".join(m.group(0).split()) for m in r.pattern.finditer(low)})
+            guarded = [] if r.triggers.isdisjoint(keys) else r.hits(low, keys)
+            if full != guarded:
+                differ.append((r.code, text, full, guarded))
+    assert differ == []
+
+
+@pytest.mark.parametrize(
+    ("branch", "words"),
+    [
+        (r"check\s*(?:out\s+)?(?:my|our)", {"chec"}),
+        (r"(?:my|our)\s+band", {"my", "our"}),
+        (r"sub\s*(?:4|for|2)\s*sub", None),  # "sub4sub" is one token: "sub" says nothing
+        (r"ring\s?tones?|polyphonic", {"ring", "poly"}),
+        (r"tones?\s*\+", {"tone"}),
+        (r"(?:free\s+)?robux", None),  # the match may start at "robux"
+        (r"\d+\s?%\s+off", None),
+        (r"(?:pm|e-mail)\s+me", {"pm", "e"}),
+        (r"kik\b|viber", {"kik", "vibe"}),
+    ],
+)
+def test_first_words_are_read_from_the_regex(branch: str, words: set[str] | None) -> None:
+    assert first_words(branch) == (None if words is None else frozenset(words))
