@@ -28,15 +28,28 @@ _WORD = re.compile(r"[^\W_]+")
 KEY_LEN = 4
 
 
+DIGIT_START = "0"  # key of every word that starts with a digit
+CURRENCY = "£"  # key of every currency sign
+PLUS = "+"  # key of every plus sign (international numbers)
+_ANY_DIGIT = re.compile(r"\d")
+
+
 _KEY = operator.itemgetter(slice(0, KEY_LEN))
 
 
-def trigger_keys(low: str, words: list[str] | None = None) -> set[str]:
-    """The keys rules are guarded by: each word's first four letters, plus DIGITS. `words` are
-    the words of `low` when the caller has them already."""
-    keys = set(map(_KEY, _WORD.findall(low) if words is None else words))
-    if _DIGIT_RUN.search(low):
-        keys.add(DIGITS)
+def text_keys(low: str, words: list[str]) -> set[str]:
+    """The keys of lower-cased text with words `words`: each word's first four letters, and
+    DIGIT_START, CURRENCY, PLUS and DIGITS when the text may hold what they stand for (a key
+    too many only means a branch tried in vain)."""
+    keys = set(map(_KEY, words))
+    if _ANY_DIGIT.search(low):
+        keys.add(DIGIT_START)
+        if _DIGIT_RUN.search(low):
+            keys.add(DIGITS)
+    if "£" in low or "$" in low or "€" in low:
+        keys.add(CURRENCY)
+    if "+" in low:
+        keys.add(PLUS)
     return keys
 
 
@@ -55,11 +68,8 @@ class Rule:
     starts: tuple[frozenset[str] | None, ...]
     _compiled: dict[tuple[int, ...], re.Pattern[str]] = field(default_factory=dict, compare=False, repr=False)
 
-    def hits(self, low: str, keys: set[str]) -> list[str]:
-        """Distinct matches in lower-cased `low` (whose trigger keys are `keys`), spaces squashed."""
-        active = tuple(i for i, k in enumerate(self.starts) if k is None or not k.isdisjoint(keys))
-        if not active:
-            return []
+    def hits(self, low: str, active: tuple[int, ...]) -> list[str]:
+        """Distinct matches of the `active` branches in lower-cased `low`, spaces squashed."""
         if len(active) == len(self.branches):
             pattern = self.pattern
         else:
@@ -72,6 +82,10 @@ class Rule:
                 )
         return sorted({" ".join(m.group(0).split()) for m in pattern.finditer(low)})
 
+    def active(self, keys: set[str]) -> tuple[int, ...]:
+        """The branches that can match text with these keys (all of them: for tests)."""
+        return tuple(i for i, k in enumerate(self.starts) if k is None or not k.isdisjoint(keys))
+
 
 MAX_COMPILED = 512  # branch combinations kept compiled per rule
 
@@ -82,10 +96,14 @@ def _compile(branches: list[str], starts: list[frozenset[str] | None]) -> re.Pat
     # when every branch's first letters are known they are named in a lookahead first (twice
     # as fast on ordinary comments).
     head = ""
-    if all(k is not None for k in starts):
-        letters = sorted({w[0] for k in starts if k is not None for w in k})
-        head = "(?=[" + "".join(letters) + "])"
-    return re.compile(head + r"\b(?:" + "|".join(branches) + r")(?!\w)")
+    if starts and all(k is not None for k in starts):
+        firsts = {w[0] for k in starts if k is not None for w in k}
+        if DIGIT_START in firsts:
+            firsts = (firsts - {DIGIT_START}) | set("0123456789")
+        head = "(?=[" + re.escape("".join(sorted(firsts))) + "])"
+    # Not glued to a word before: \b for branches that start with a letter, and for those that
+    # start with a sign ("£5") the same intent (\b before "£" would demand a letter before it).
+    return re.compile(head + r"(?<!\w)(?:" + "|".join(branches) + r")(?!\w)")
 
 
 def rule(code: str, label: str, weight: float, triggers: str, branches: list[str]) -> Rule:
@@ -99,7 +117,29 @@ _LITERAL = re.compile(r"[a-z0-9]+")
 _QUANTIFIERS = ("?", "*", "{")
 # What may follow a short first word so that the word is a whole token: "my\s+" is the token
 # "my"; "sub\s*4" may be the token "sub4", so "sub" alone says nothing.
-_WORD_ENDS = (r"\s+", r"\b", r"(?!\w)", "'", "-", "/", ":", "!", ".", "&", "@", ",", "?")
+_WORD_ENDS = (r"\s+", r"\b", r"(?!\w)")
+_END_CHARS = "'-/:!.&@,?%+"
+
+
+def _ends_word(rest: str) -> bool:
+    """Whether regex `rest` can only begin with something that ends a word."""
+    if rest == "" or rest.startswith(_WORD_ENDS):
+        return True
+    if rest.startswith((r"\s", r"\W")) or (rest[:1] == "\\" and rest[1:2] in _END_CHARS):
+        return rest[2:3] not in _QUANTIFIERS
+    if rest[:1] in _END_CHARS:
+        return rest[1:2] not in _QUANTIFIERS
+    if rest.startswith("(?:"):
+        end = _group_end(rest)
+        after = rest[end + 1 :]
+        optional = after.startswith(("?", "*"))
+        if optional:
+            after = after[1:]
+        elif after.startswith("{"):
+            return False
+        ok = all(_ends_word(alt + after) for alt in _top_level(rest[3:end]))
+        return ok and (not optional or _ends_word(after))
+    return False
 
 
 def _top_level(src: str, sep: str = "|") -> list[str]:
@@ -158,6 +198,10 @@ def first_words(src: str) -> frozenset[str] | None:
             keys |= k
         return frozenset(keys)
     src = src.removeprefix(r"\b")
+    if src.startswith(("(?<!", "(?<=")):  # consumes nothing: the first word comes after it
+        src = src[_group_end(src) + 1 :]
+    if src.startswith(r"\+"):
+        return frozenset({PLUS})
     if src.startswith("(?:"):
         end = _group_end(src)
         rest = src[end + 1 :]
@@ -170,17 +214,21 @@ def first_words(src: str) -> frozenset[str] | None:
                 return None
             keys |= k
         return frozenset(keys)
+    if src.startswith(r"\d"):
+        return frozenset({DIGIT_START})
+    if src.startswith("[£$€]"):
+        return frozenset({CURRENCY})
     m = _LITERAL.match(src)
     if m is None:
         return None
+    if m.group(0)[0].isdigit():
+        return frozenset({DIGIT_START})
     word, rest = m.group(0), src[m.end() :]
     if rest.startswith(_QUANTIFIERS):  # the last letter is optional
         word, rest = word[:-1], ""
     if len(word) >= KEY_LEN:
         return frozenset({word[:KEY_LEN]})
-    if rest == "" and m.end() == len(src):
-        return frozenset({word})  # the branch ends here, and patterns end on a word boundary
-    if rest.startswith(_WORD_ENDS):
+    if word and _ends_word(rest):  # at the branch's end, patterns end on a word boundary
         return frozenset({word})
     return None
 
@@ -221,12 +269,12 @@ RULES: tuple[Rule, ...] = (
             r"go\s+to\s+my",
             r"my\s+(?:youtube\s+|new\s+|little\s+)?channel",
             r"subscribe\s+(?:to\s+)?(?:me|my|our|us)\b",
-            r"sub\s*(?:4|for|2)\s*sub",
+            r"sub\s+(?:4|for|2)\s*sub|sub4\s*sub|subfor\s*sub|sub2\s*sub",
             r"sub4sub|sub2sub|f4f|l4l",
             r"sub\s+(?:to\s+me|back|2\s+me|to\s+my)",
             r"follow\s+(?:me|us)\s+on",
             r"follow\s*(?:4|for)\s*follow|follow\s+back",
-            r"(?:i|i'?ll|will)\s+(?:sub|subscribe|follow)\s+(?:back|(?:to\s+)?(?:everyone|anyone|every1|all))",
+            r"(?:i|i'll|ill|will)\s+(?:sub|subscribe|follow)\s+(?:back|(?:to\s+)?(?:everyone|anyone|every1|all))",
             r"(?:add|follow)\s+me\s+on\s+(?:insta(?:gram)?|twitter|snap(?:chat)?|facebook|fb|tiktok|kik)",
             r"(?:follow|add)\s+@\w+",
             r"my\s+(?:blog|website|site|web\s+page|page|shop|store|mixtape|soundcloud|insta(?:gram)?|twitter|snap(?:chat)?|ig|tiktok)\b",
@@ -241,7 +289,7 @@ RULES: tuple[Rule, ...] = (
             r"thumbs\s+up\s+so",
             r"like\s+this\s+comment\s+(?:so|if)",
             r"check\s*(?:out\s+)?this\s+(?:new\s+)?(?:youtube\s+)?(?:video|channel|song|site|website|page|link|cover|track|playlist)",
-            r"(?:reach|hit|get(?:\s+to)?)\s+\d[\d,.]*k?\s+(?:subs|subscribers)\b",
+            r"(?:reach|hit|get|get\s+to)\s+\d[\d,.]*k?\s+(?:subs|subscribers)\b",
             r"\d[\d,.]*k?\s+(?:subs|subscribers)\s+away",
             r"help\s+me\s+(?:get|reach|hit|grow)",
             r"(?:new|small|upcoming|aspiring)\s+(?:youtuber|rapper|artist|singer|channel|band)",
@@ -316,7 +364,7 @@ RULES: tuple[Rule, ...] = (
             r"(?:call|contact|text|message)\s+us\b",
             r"call\s+(?:now|today)\b",
             # Phone numbers; the DIGITS trigger keeps texts without a digit run from paying.
-            r"(?<!\d)(?:\+\d{1,3}[\s.-]?)?\(?\d{3}\)?[\s.-]\d{3}[\s.-]\d{4}\b|\+\d{9,14}\b",
+            r"\+\d{1,3}[\s.-]?\(?\d{3}\)?[\s.-]\d{3}[\s.-]\d{4}\b|\d{3}\)?[\s.-]\d{3}[\s.-]\d{4}\b|\+\d{9,14}\b",
         ],
     ),
     rule(
@@ -373,7 +421,7 @@ RULES: tuple[Rule, ...] = (
             r"approval\s+in\s+\d+",
             r"lowest\s+prices?",
             r"giveaway",
-            r"(?:free\s+)?(?:robux|v-?bucks)",
+            r"robux|v-bucks|vbucks",
             r"free\s+(?:psn|xbox|steam|itunes|amazon|google\s+play)",
             r"(?:psn|xbox|steam|itunes|amazon)\s+(?:codes?|keys?|vouchers?)\s+(?:for\s+)?free",
             r"(?:code|money|followers|likes|robux)\s+generator",
@@ -390,9 +438,9 @@ RULES: tuple[Rule, ...] = (
         [
             # Addressed to the reader, with something to collect: "you have won a £500 voucher",
             # not "you won the argument" or "you won't believe".
-            rf"(?:{_YOU}|{_YOUR}\s+(?:mobile|number|no\.?|phone|entry|ticket|email))\s*(?:'ve|\s+have|\s+has|\s+r|\s+are|\s+just)?\s+(?:just\s+)?(?:won|been\s+awarded|been\s+given|win)\s+(?:(?:a|an|our|this\s+week'?s|the|\d+)\s+)?(?:\w+\s+){{0,3}}(?:{_AMOUNT_RE}|{_PRIZE_THING})",
+            rf"(?:{_YOU}|{_YOUR}\s+(?:mobile|number|no\.?|phone|entry|ticket|email))(?:'ve|\s+have|\s+has|\s+r|\s+are|\s+just)?\s+(?:just\s+)?(?:won|been\s+awarded|been\s+given|win)\s+(?:(?:a|an|our|this\s+week'?s|the|\d+)\s+)?(?:\w+\s+){{0,3}}(?:{_AMOUNT_RE}|{_PRIZE_THING})",
             rf"(?:{_YOU}(?:'re|\s+are|\s+r)|{_YOU}r|ur)\s+(?:a|the|our|today'?s|this\s+week'?s)\s+(?:lucky\s+|latest\s+|prize\s+)?winner",
-            r"(?:^|[.!?]\s*)winner\s*!",
+            r"winner\s*!",
             rf"congrat(?:ulation)?s\s*!?\s*(?:{_YOU}|{_YOUR})\b",
             rf"(?:guaranteed|complimentary)\s+(?:a\s+)?(?:{_AMOUNT_RE}|{_PRIZE_THING}|\d)",
             r"(?:weekly|monthly|prize|cash|lucky|free)\s+(?:prize\s+)?draw",
@@ -416,7 +464,7 @@ RULES: tuple[Rule, ...] = (
         "live local girls singles babes ladies women hot psychic love horoscope quiz trivia",
         [
             r"live\s+(?:operator|chat|girls|babes|psychic)",
-            r"(?:local\s+)?(?:girls|singles|babes|ladies|women)\s+(?:are\s+)?(?:waiting|near\s+(?:you|u)|in\s+(?:your|ur)\s+area)",
+            r"(?:girls|singles|babes|ladies|women)\s+(?:are\s+)?(?:waiting|near\s+(?:you|u)|in\s+(?:your|ur)\s+area)",
             r"hot\s+(?:chat|gossip|singles|babes|girls|live)",
             r"(?:psychic|love|tarot)\s+readings?",
             r"(?:horoscope|quiz|trivia)\s+(?:\S+\s+){0,3}?(?:txt|text|call|reply|send|sms|win)\b",
@@ -434,16 +482,16 @@ RULES: tuple[Rule, ...] = (
             r"\d+\s?p\s?(?:/|per\s*)\s?(?:min|minute|msg|message|txt|text|call)\b",
             r"[£$€]\d+(?:\.\d\d)?\s?(?:/|per\s*)\s?(?:msg|message|txt|text|min|minute|call)\b",
             r"std\s+(?:txt|text|msg|network|call)?\s*(?:rates?|chgs?|charges)",
-            r"(?:msg|message|text)\s*(?:&|and)\s*data\s+rates",
+            r"(?:msg|message|text)(?:\s+(?:&|and)|&)\s*data\s+rates",
             r"network\s+(?:charges|operator\s+charges)",
             r"calls?\s+cost\s+\d+",
-            r"t\s?&\s?cs?\b|ts\s?&\s?cs\b|t&c's",
-            r"(?:opt[\s-]?out|unsub(?:scribe)?)\s+(?:reply|txt|text|send|sms)",
+            r"t&cs?\b|t\s&\s?cs?\b|ts\s&\s?cs\b|ts&\s?cs\b|t&c's",
+            r"(?:opt\s+out|opt-out|optout|unsub|unsubscribe)\s+(?:reply|txt|text|send|sms)",
             r"(?:reply|txt|text|send|sms)\s+stop\s+(?:to|2)\s+\d+",
             r"stop\s+(?:to|2)\s+\d{4,6}",
             r"unsub\s+txt",
             r"sae\s+for",
-            r"p\.?o\.?\s?box\s?\d+",
+            r"p\.o\.\s?box\s?\d+|po\s+box\s?\d+|pobox\s?\d+",
             r"(?:1[68])\s?\+\s+only|only\s+(?:1[68])\s?\+|\b1[68]\s?\+\s*(?:only|t&c|ts|\.|$)",
         ],
     ),
@@ -489,7 +537,7 @@ RULES: tuple[Rule, ...] = (
         0.35,
         "you u ya your ur yr valued loyal lucky records had",
         [
-            rf"(?:{_YOU}|{_YOUR}\s+(?:number|mobile|phone|email|account|no\.?))\s*(?:'ve|\s+have|\s+has|\s+r|\s+are|\s+is|\s+was|\s+were)?\s+(?:been\s+)?(?:specially\s+|randomly\s+|personally\s+)?(?:selected|chosen|picked)\s+(?:to|2|for|as|in)\b",
+            rf"(?:{_YOU}|{_YOUR}\s+(?:number|mobile|phone|email|account|no\.?))(?:'ve|\s+have|\s+has|\s+r|\s+are|\s+is|\s+was|\s+were)?\s+(?:been\s+)?(?:specially\s+|randomly\s+|personally\s+)?(?:selected|chosen|picked)\s+(?:to|2|for|as|in)\b",
             r"(?:valued|loyal|lucky)\s+(?:network\s+)?(?:customer|subscriber|member|user)",
             rf"{_YOU}\s+(?:are|r|may\s+be|could\s+be)\s+(?:now\s+)?(?:entitled|eligible)\s+(?:to|2|for)",
             rf"{_YOU}\s+(?:qualify|have\s+qualified)\s+(?:for|to)",
@@ -510,19 +558,49 @@ RULES: tuple[Rule, ...] = (
             r"expir(?:es?|ing)\s+(?:today|tonight|2nite|soon|at\s+midnight|in\s+\d+|\d+)",
             r"valid\s+(?:for\s+)?(?:\d+\s*(?:hrs|hours|days)|today|until)",
             r"offer\s+ends",
-            r"don'?t\s+miss\s+out",
+            r"(?:don't|dont)\s+miss\s+out",
             r"(?:important|urgent|immediate)\s+(?:action|attention|response|information)",
             r"action\s+required",
             r"security\s+alert|unusual\s+(?:activity|sign[\s-]?in|login)",
             r"new\s+voice\s?mail",
             r"(?:2nd|second|3rd|third|final)\s+(?:time\s+)?(?:attempt|time)\s+(?:to|2|we)\s+(?:have\s+)?(?:tried\s+)?(?:to\s+|2\s+)?(?:contact|reach)",
             rf"tried\s+(?:to|2)\s+(?:contact|reach)\s+{_YOU}",
-            r"(?:^|\n)\W*urgent\s*[!:-]",
+            r"(?<![^\n])urgent\s*[!:-]",  # opening the message or a line
         ],
     ),
 )
+# First-word key -> (rule, branch) of every branch that starts with it; branches whose first
+# word is unknown are tried whenever their rule runs.
+_BY_KEY: dict[str, list[tuple[int, int]]] = {}
+_ALWAYS: dict[int, list[int]] = {}
+for _r, _rule in enumerate(RULES):
+    for _b, _starts in enumerate(_rule.starts):
+        if _starts is None:
+            _ALWAYS.setdefault(_r, []).append(_b)
+        for _k in _starts or ():
+            _BY_KEY.setdefault(_k, []).append((_r, _b))
+
+
+_INDEX_KEYS = frozenset(_BY_KEY)
+
+
+def active_branches(keys: set[str]) -> dict[int, tuple[int, ...]]:
+    """Rule index -> its branches that can match text with these keys, in order."""
+    found: dict[int, list[int]] = {r: list(b) for r, b in _ALWAYS.items()}
+    for k in keys & _INDEX_KEYS:  # the intersection runs in C: most words start no branch
+        for r, b in _BY_KEY[k]:
+            bucket = found.get(r)
+            if bucket is None:
+                found[r] = [b]
+            else:
+                bucket.append(b)
+    return {r: tuple(sorted(set(b))) for r, b in found.items()}
+
+
 # Money amounts and calls to action: either alone is ordinary, together they are a pitch.
-_AMOUNT = re.compile(r"[$€£]\s?\d[\d,.]*\s?k?\b|\b\d[\d,.]*\s?(?:dollars|usd|euros?|bucks|pounds|quid)\b")
+_AMOUNT = re.compile(
+    r"(?=[$€£\d])(?:[$€£]\s?\d[\d,.]*\s?k?\b|\b\d[\d,.]*\s?(?:dollars|usd|euros?|bucks|pounds|quid)\b)"
+)
 _PITCH_CTA = re.compile(
     r"\b(?:(?:call|ring|dial)\s+(?:us\s+)?(?:now|today|free|on\s+\d|\d)"
     r"|(?:text|txt|sms|send|reply)\s+(?:(?:the\s+)?word\s+)?\W?[a-z0-9]{1,12}\W?\s+(?:to|2|now|for)\b"
@@ -559,7 +637,6 @@ _LURE_WORDS = frozenset(
 )
 LURE_MAX_WORDS = 5
 _ASK_KEYS = frozenset({"repl", "text", "txt", "send", "sms"})
-_ANY_DIGIT = re.compile(r"\d")
 _PUNCT_RUN = re.compile(r"[!?$*#@.]{4,}|[!?]{3,}")
 _CHAR_RUN = re.compile(r"(\w)\1{4,}")
 
@@ -575,11 +652,13 @@ def content_signals(
         low = text.lower()  # the patterns are lower case: much faster than re.IGNORECASE
     if words is None:
         words = _WORD.findall(low)
-    keys = trigger_keys(low, words)
-    for r in RULES:
-        if r.triggers.isdisjoint(keys):
+    keys = text_keys(low, words)
+    branches = active_branches(keys)
+    for index, r in enumerate(RULES):
+        active = branches.get(index)
+        if active is None or r.triggers.isdisjoint(keys):
             continue
-        hits = r.hits(low, keys)
+        hits = r.hits(low, active)
         if hits:
             weight = min(0.8, r.weight + 0.15 * (len(hits) - 1))
             out.append(Signal(r.code, f"{r.label}: {', '.join(hits[:4])}", weight, hits[0]))
