@@ -16,77 +16,23 @@ from __future__ import annotations
 
 import argparse
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
 from streamproc.config import Settings
-from streamproc.events import comment_from_dict
-from streamproc.gen.labelled import (
-    HELDOUT_NICHES,
-    HELDOUT_TOPICS,
-    TRAIN_NICHES,
-    TRAIN_TOPICS,
-    labelled_corpus,
-)
-from streamproc.gen.messages import message_corpus
-from streamproc.gen.video import SOURCES, video_corpus
-from streamproc.training import Example, fit, metrics_at, score_examples
+from streamproc.gen.labelled import Labelled
+from streamproc.gen.sources import TEXT_ONLY, corpus_sources, video_sources
+from streamproc.training import Example, fit, labelled_examples, leave_one_source_out
 
 SETTINGS = Settings(store="memory://")
 Fitter = Callable[[list[Example]], Any]
 
 
-def text_only(rows: Sequence[Any], thread: str) -> list[Example]:
-    """As `streamproc eval` reads a CSV with only text and label columns."""
-    return [
-        Example(
-            comment_from_dict(
-                {"id": r.id, "thread_id": thread, "text": r.text, "posted_at": "2020-01-01T00:00:00+00:00"}
-            ),
-            int(r.label == "spam"),
-        )
-        for r in rows
-    ]
-
-
-def video_sources(n: int, split: str, seed: int) -> dict[str, list[Example]]:
-    out = {}
-    for k, src in enumerate(SOURCES):
-        rows = video_corpus(n, seed=seed + k, split=split, sources=[src], prefix=f"{src.name}-{split}")
-        out[src.name] = text_only(rows, src.name)
-    return out
-
-
-def corpus_sources(n: int, split: str, seed: int) -> dict[str, list[Example]]:
-    topics, niches = (TRAIN_TOPICS, TRAIN_NICHES) if split == "dev" else (HELDOUT_TOPICS, HELDOUT_NICHES)
-    news = labelled_corpus(n, seed=seed, topics=topics, niches=niches, prefix=f"news-{split}")
+def examples(sources: dict[str, list[Labelled]]) -> dict[str, list[Example]]:
     return {
-        "news": [Example(comment_from_dict(r.to_event()), int(r.label == "spam")) for r in news],
-        "messages": text_only(
-            message_corpus(n, seed=seed + 1, split=split, prefix=f"msg-{split}"), "messages"
-        ),
-        "video": text_only(video_corpus(n, seed=seed + 2, split=split, prefix=f"vid-{split}"), "video"),
+        name: labelled_examples(rows, text_only=name in TEXT_ONLY, thread=name)
+        for name, rows in sources.items()
     }
-
-
-def leave_one_out(
-    train_sources: dict[str, list[Example]], judge_sources: dict[str, list[Example]], fitter: Fitter | None
-) -> tuple[dict[str, dict[str, Any]], dict[str, Any]]:
-    """Per held-out source metrics at the hold threshold, and all held-out predictions pooled."""
-    hold = SETTINGS.hold_threshold
-    per: dict[str, dict[str, Any]] = {}
-    labels: list[int] = []
-    scores: list[float] = []
-    for name, judged in judge_sources.items():
-        model = None
-        if fitter is not None:
-            model = fitter([e for other, ex in train_sources.items() if other != name for e in ex])
-        s = score_examples(judged, SETTINGS, model)
-        y = [e.label for e in judged]
-        per[name] = metrics_at(y, s, hold)
-        labels += y
-        scores += s
-    return per, metrics_at(labels, scores, hold)
 
 
 def _fmt(m: dict[str, Any]) -> str:
@@ -122,15 +68,15 @@ def main() -> None:
     args = parser.parse_args()
     n = args.per_source
     settings = {
-        "videos": (video_sources(n, "dev", 100), video_sources(n, "test", 200)),
-        "corpora": (corpus_sources(n, "dev", 300), corpus_sources(n, "test", 400)),
+        "videos": (examples(video_sources(n, "dev", 100)), examples(video_sources(n, "test", 200))),
+        "corpora": (examples(corpus_sources(n, "dev", 300)), examples(corpus_sources(n, "test", 400))),
     }
     if args.setting:
         settings = {args.setting: settings[args.setting]}
     for name, fitter in variants(args.variants).items():
         for setting, (train_src, judge_src) in settings.items():
             start = time.perf_counter()
-            per, pooled = leave_one_out(train_src, judge_src, fitter)
+            per, pooled = leave_one_source_out(train_src, judge_src, SETTINGS, fitter)
             took = time.perf_counter() - start
             detail = "  ".join(f"{k}: {_fmt(m)}" for k, m in per.items())
             print(f"{name:<20} {setting:<8} pooled {_fmt(pooled)}   ({took:.0f} s)")

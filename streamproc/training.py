@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import csv
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,6 +25,7 @@ from streamproc.detect.ngrams import name_hash
 from streamproc.detect.spam import SpamInput, spam_input
 from streamproc.errors import ConfigError, DecodeError
 from streamproc.events import Comment, Envelope, StageResult, comment_from_dict
+from streamproc.gen.labelled import Labelled
 
 EVAL_THRESHOLDS = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9)
 WORST_FALSE_POSITIVES = 10  # ham listed by `eval`, highest score first
@@ -205,6 +206,47 @@ def fit(
     # Threads stand for sources: calibration folds keep each thread whole.
     groups = [ex.comment.thread_id for ex in examples]
     return train(rows, options=options, structured=signals, groups=groups)
+
+
+def labelled_examples(
+    rows: Sequence[Labelled], *, text_only: bool, thread: str = "labelled"
+) -> list[Example]:
+    """Examples from generated rows: whole comment events, or (`text_only`) only the text in
+    one thread at one time, as `eval` reads a CSV with text and label columns alone."""
+    if not text_only:
+        return [Example(comment_from_dict(r.to_event()), int(r.label == "spam")) for r in rows]
+    return [
+        Example(
+            comment_from_dict({"id": r.id, "thread_id": thread, "text": r.text, "posted_at": EPOCH}),
+            int(r.label == "spam"),
+        )
+        for r in rows
+    ]
+
+
+def leave_one_source_out(
+    train_sources: Mapping[str, Sequence[Example]],
+    judge_sources: Mapping[str, Sequence[Example]],
+    settings: Settings,
+    fitter: Callable[[list[Example]], LinearModel] | None,
+) -> tuple[dict[str, dict[str, Any]], dict[str, Any]]:
+    """For each source: train on the other sources of `train_sources` (no training when
+    `fitter` is None: the rules), judge the source in `judge_sources` at the hold threshold.
+    Returns the figures per source and over all judged comments pooled."""
+    hold = settings.hold_threshold
+    per: dict[str, dict[str, Any]] = {}
+    labels: list[int] = []
+    scores: list[float] = []
+    for name, judged in judge_sources.items():
+        model = None
+        if fitter is not None:
+            model = fitter([e for other, ex in train_sources.items() if other != name for e in ex])
+        s = score_examples(judged, settings, model)
+        y = [e.label for e in judged]
+        per[name] = metrics_at(y, s, hold)
+        labels += y
+        scores += s
+    return per, metrics_at(labels, scores, hold)
 
 
 def metrics_at(labels: Sequence[int], scores: Sequence[float], threshold: float) -> dict[str, Any]:
