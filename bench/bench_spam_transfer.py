@@ -48,12 +48,12 @@ def variants(with_options: bool) -> dict[str, Fitter | None]:
         from streamproc.detect.learn import TrainOptions
 
         for label, opts in {
-            "no NB scaling": TrainOptions(nb=False),
-            "no calibration": TrainOptions(calibrate=False),
+            "NB scaling": TrainOptions(nb=True),
+            "Platt calibration": TrainOptions(calibrate=True),
+            "NB and calibration": TrainOptions(nb=True, calibrate=True),
             "no class weights": TrainOptions(balanced=False),
             "C=1": TrainOptions(c=1.0),
             "C=16": TrainOptions(c=16.0),
-            "no NB, no calibration": TrainOptions(nb=False, calibrate=False),
             "signals free": TrainOptions(structured_penalty=1.0),
         }.items():
             out[label] = lambda ex, o=opts: fit(ex, SETTINGS, options=o)

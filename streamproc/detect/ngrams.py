@@ -25,7 +25,7 @@ _MULT = np.uint64(0x100000001B3)  # FNV-64 prime: the rolling multiplier of the 
 _MIX = np.uint64(0x9E3779B97F4A7C15)  # golden-ratio constant: spreads hashes over the high bits
 _SHIFT32 = np.uint64(32)
 _DIGITS = re.compile(r"\d")
-_SPACES = re.compile(r"\s+")
+_ANY_DIGIT = _DIGITS
 _WORD = re.compile(r"[^\W_]+")
 _URL_TOKEN = re.compile(r"[a-z][a-z0-9]{2,}")
 
@@ -36,16 +36,19 @@ Values = npt.NDArray[np.float64]
 # Written URLs leave the text: their characters ("http", "www.", ".com/") mostly say "a link
 # is here", which means spam under a video and a citation under an article. The link stage's
 # domains and path words (url_features) and the link signals carry what a link says.
-_URL = re.compile(r"\S*(?:https?://|www\.)\S*|\S+\.(?:com|net|org|info|ly|be|co)(?:/\S*)?(?!\w)")
+_BARE_URL = re.compile(r"[^/\s]+\.(?:com|net|org|info|ly|be|co)(?:/|$|[.,!?;:)]*$)")
+
+
+def _is_url(token: str) -> bool:
+    return "://" in token or token.startswith("www.") or ("." in token and _BARE_URL.match(token) is not None)
 
 
 def normalise(text: str) -> str:
     """Case-folded, URLs dropped, digits as 0 (the shape of a number, not its value), spaces
     squashed."""
-    low = text.casefold()
-    if "." in low:
-        low = _URL.sub(" ", low)
-    return _DIGITS.sub("0", _SPACES.sub(" ", low).strip())
+    tokens = text.casefold().split()
+    low = " ".join([t for t in tokens if not _is_url(t)] if "." in text else tokens)
+    return _DIGITS.sub("0", low) if _ANY_DIGIT.search(low) else low
 
 
 def char_hashes(low: str) -> Hashes:
