@@ -122,9 +122,10 @@ def _reason(s: Signal, weight: float) -> Reason:
     return Reason(s.code, s.text, weight, s.evidence)
 
 
-def model_score(model: LinearModel, inp: SpamInput) -> tuple[float, list[Reason]]:
+def model_score(model: LinearModel, inp: SpamInput, *, hold: float = 0.0) -> tuple[float, list[Reason]]:
     """The learned score and its explanation: each signal's share of the logit (its own weight
-    plus its part of the rule prior), and the learned words and character n-grams."""
+    plus its part of the rule prior), and, when the score reaches `hold`, the learned words and
+    character n-grams (a ham verdict does not list them: they did not drive it)."""
     contrib = model.contributions(inp.vector)
     logit = model.bias + float(contrib.sum())
     t, k = inp.text, len(inp.names)
@@ -139,6 +140,8 @@ def model_score(model: LinearModel, inp: SpamInput) -> tuple[float, list[Reason]
         share = own + max(prior, 0.0) * m / mass
         if share >= MIN_CONTRIBUTION:
             reasons.append(_reason(s, share))
+    if score < hold:
+        return score, reasons
     learned = np.flatnonzero(contrib[:t] >= MIN_LEARNED)
     if len(learned):
         words = sorted(((float(contrib[i]), inp.names[i]) for i in learned.tolist()), reverse=True)
@@ -172,9 +175,8 @@ def score_spam(
     inp = spam_input(comment, stages, activity, features=learned)
     data: dict[str, object] = {"rule_score": round(inp.rules, 4), "model_version": 0}
     if learned and model is not None:
-        score, reasons = model_score(model, inp)
-        if score < thresholds.hold:  # learned n-grams did not drive a ham verdict: keep it readable
-            reasons = [r for r in reasons if not r.code.startswith("model.")]
+        # Learned n-grams did not drive a ham verdict: it lists the signals only (readable).
+        score, reasons = model_score(model, inp, hold=thresholds.hold)
         version = f"spam-model-{model.version}"
         data["model_version"] = model.version
     else:

@@ -208,3 +208,12 @@ def test_pruning_keeps_the_largest_weights() -> None:
     model = train(rows, options=TrainOptions(max_weights=50))
     assert len(model.weights) <= 51  # the kept ones and the prior
     assert all(_score(t, model) > 0.5 for t in VARIANT)
+
+
+def test_ham_verdicts_list_signals_but_no_learned_phrases() -> None:
+    rows = [(_features(t), 1) for t in VARIANT] + [(_features(t), 0) for t in ORDINARY]
+    model = train(rows * 10)
+    text = "I drink green tea every morning, call me later"
+    result = score_spam(_comment(text), {"links": assess_links(text)}, model=model)
+    assert result.label == "ham"
+    assert not [r for r in result.reasons if r.code.startswith("model.")]
