@@ -10,7 +10,14 @@ from typing import Any
 
 from streamproc.config import Settings
 from streamproc.detect.decide import SiteThresholds, Thresholds, decide
-from streamproc.detect.duplicates import DuplicateConfig, Probe, check_duplicate, is_empty, probe
+from streamproc.detect.duplicates import (
+    DuplicateConfig,
+    Probe,
+    check_duplicate,
+    is_empty,
+    offline_shard,
+    probe,
+)
 from streamproc.detect.features import observe_author
 from streamproc.detect.links import DomainLists, DomainListsFile, add_campaign, assess_links
 from streamproc.detect.model import LinearModel
@@ -96,9 +103,10 @@ class StageLogic:
         """Check against and update `history` (the whole index: one shard), as the stream does
         on a single partition."""
         c = env.comment
-        return check_duplicate(
-            self.duplicate_config, history, c.id, c.author_key, c.thread_id, c.posted_at, c.text
-        )
+        shard = history.get("duplicates")  # the offline index: one shard over two dicts
+        if shard is None:
+            shard = history["duplicates"] = offline_shard(self.duplicate_config)
+        return check_duplicate(shard, c.id, c.author_key, c.thread_id, c.posted_at, c.text)
 
     @staticmethod
     def spam_key(env: Envelope) -> str:

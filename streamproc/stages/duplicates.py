@@ -52,14 +52,13 @@ import faust
 import orjson
 
 from streamproc.detect.duplicates import (
+    DuplicateShard,
     Match,
     Probe,
     empty_result,
     is_empty,
     key_partition,
     keys_by_partition,
-    match_and_index,
-    remembered,
     verdict,
 )
 from streamproc.errors import DecodeError
@@ -72,6 +71,29 @@ JOIN_TIMEOUT = 30.0  # seconds a comment waits for all shards before it is publi
 JOIN_TICK = 10.0  # how often the join looks for comments that waited too long: each look reads the
 # whole join table, done markers included (about DONE_TTL x the comment rate entries)
 DONE_TTL = 300.0  # seconds a finished join is remembered, so a re-delivered reply is ignored
+
+
+class ShardRecords(MutableMapping[bytes, bytes]):
+    """One partition's records in the shared records table: keys carry the partition, so a worker
+    holding several partitions keeps their records apart and iterates only this one's."""
+
+    def __init__(self, table: MutableMapping[bytes, bytes], partition: int) -> None:
+        self.table, self.prefix = table, partition.to_bytes(2, "big")
+
+    def __getitem__(self, key: bytes) -> bytes:
+        return self.table[self.prefix + key]
+
+    def __setitem__(self, key: bytes, value: bytes) -> None:
+        self.table[self.prefix + key] = value
+
+    def __delitem__(self, key: bytes) -> None:
+        del self.table[self.prefix + key]
+
+    def __iter__(self) -> Any:
+        return (k[2:] for k in list(self.table.keys()) if k[:2] == self.prefix)
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
 
 
 @dataclass(slots=True)
@@ -129,7 +151,14 @@ def register(ctx: StageContext) -> list[Any]:
     config = ctx.logic.duplicate_config
     shards = raw_topic(ctx.app, f"{s.app_id}-duplicates-shards", internal=True, partitions=s.partitions)
     replies = raw_topic(ctx.app, f"{s.app_id}-duplicates-replies", internal=True, partitions=s.partitions)
-    index = ctx.app.Table("duplicates-index", key_type=str, partitions=s.partitions)
+    raw = faust.Schema(key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw")
+    records = ctx.app.Table("duplicates-records", schema=raw, partitions=s.partitions)
+    held: dict[int, DuplicateShard] = {}  # derived indexes live in memory: rebuilt when first used
+
+    def shard_of(partition: int) -> DuplicateShard:
+        if partition not in held:
+            held[partition] = DuplicateShard(config, partition, ShardRecords(records, partition), {})
+        return held[partition]
     joins = Joins(ctx.app.Table("duplicates-join", key_type=str, partitions=s.partitions))
 
     for cause in ("window", "budget"):
@@ -159,8 +188,8 @@ def register(ctx: StageContext) -> list[Any]:
                 matches: list[Match] = []
                 if body["p"] is not None:
                     p = Probe.from_dict(body["p"])
-                    matches = match_and_index(
-                        index, p, body["k"], config, shard=partition, wall=time.time(), on_evict=evicted
+                    matches = shard_of(partition).match_and_index(
+                        p, body["k"], wall=time.time(), on_evict=evicted
                     )
                 reply: dict[str, Any] = {
                     "id": body["id"],
@@ -171,7 +200,7 @@ def register(ctx: StageContext) -> list[Any]:
                 if "env" in body:
                     reply["env"] = body["env"]
                     if body["p"] is not None:  # the verdict needs who and when and the fingerprint
-                        reply["p"] = {**body["p"], "n": "", "k": body["p"]["k"][:1]}
+                        reply["p"] = body["p"]
                 await replies.send(key=body["id"].encode(), value=encode(reply))
             except Exception as exc:
                 ctx.metrics.errors.labels("duplicates-shard", type(exc).__name__[:40]).inc()
@@ -228,8 +257,10 @@ def register(ctx: StageContext) -> list[Any]:
 
     @ctx.app.timer(10.0)
     async def state_size() -> None:
-        owned = [tp.partition for tp in ctx.app.consumer.assignment() if tp.topic == shards.get_topic_name()]
-        ctx.metrics.index_comments.set(sum(remembered(index, partition) for partition in owned))
+        owned = {tp.partition for tp in ctx.app.consumer.assignment() if tp.topic == shards.get_topic_name()}
+        for partition in set(held) - owned:  # revoked: a later assignment rebuilds from records
+            del held[partition]
+        ctx.metrics.index_comments.set(sum(shard_of(partition).remembered() for partition in owned))
 
     return [
         stage_agent(ctx, "duplicates", ctx.topics["links"], route),
