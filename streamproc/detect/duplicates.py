@@ -49,9 +49,11 @@ MAX_DOC_CHARS = 2000  # normalised text kept per comment for verification; longe
 MIN_CHARS = 3  # shorter texts ("ok", "+1", "!!!") are empty or junk, not compared
 MAX_MATCH_IDS = 5  # earlier comments listed in the verdict
 MAX_MATCHES = 32  # matches a shard returns (and memoises) per comment: the earliest
-# A candidate whose signature estimate is this far below the threshold is dropped unverified. The
-# estimate over 48 one-byte rows has a standard deviation of at most 0.072, so 0.25 is 3.5 of them:
-# a true pair is dropped about once in 4,000 (measured: no pair lost on the quality corpora).
+# A candidate whose signature estimate is this far below the threshold is dropped unverified, one
+# this far above it is taken with the estimate as its similarity; only those in between (and exact
+# copies, by their text) are compared exactly. The estimate over 48 one-byte rows has a standard
+# deviation of at most 0.072, so 0.25 is 3.5 of them: a pair lands on the wrong side about once in
+# 4,000 (tests/quality: precision and recall against exact all-pairs stay >= 0.99).
 REJECT_MARGIN = 0.25
 # Size budget: comments remembered per shard. The bench measures about 200 bytes of records and
 # 150 bytes of derived index per comment, so the default caps a shard near 350 MB; the window (a
@@ -167,12 +169,16 @@ class DuplicateConfig:
     hasher: MinHasher = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
+        if max(self.params.layout.rows, self.params.short_layout.rows) > 3 or self.params.max_keys > 32:
+            # a band key is 4 bytes (band number, up to three row bytes); the key mask is 32 bits
+            raise ValueError(f"duplicate LSH layout needs at most 3 rows per band and 32 bands: {self.params}")
         self.hasher = MinHasher(self.params)
 
 
 def compress(norm: str) -> bytes:
-    """Raw deflate (no header): about two thirds of the normalised text's size."""
-    return zlib.compress(norm.encode(), 9, wbits=-15)
+    """Raw deflate (no header): about two thirds of the normalised text's size. A 2 KiB window (the
+    text is at most MAX_DOC_CHARS) makes it three times faster than the default 32 KiB one."""
+    return zlib.compress(norm.encode(), 9, wbits=-11)
 
 
 def decompress(data: bytes) -> str:
@@ -439,26 +445,31 @@ class DuplicateShard:
 
     def _matches(self, p: Probe, postings: Sequence[bytes | None], head: _Head) -> list[Match]:
         """The earlier comments in `postings` whose similarity reaches the threshold: the signature
-        estimate drops the clearly dissimilar, the exact Jaccard decides the rest."""
+        estimate drops the clearly dissimilar and takes the clearly similar, the exact Jaccard
+        decides the rest (and says 1.0 only for the same text)."""
         config = self.config
         new = p.sighting
         records = self.records
-        found: set[int] = set()
+        found: set[bytes] = set()
         for rows in postings:
             if rows:
-                found.update(_seqs(rows))
+                found.update([rows[i : i + 4] for i in range(0, len(rows), 4)])
         mine: set[str] | None = None
         matches: list[Match] = []
         rows = config.params.layout.end  # the rows every signature has: what the estimate compares
         sig = int.from_bytes(p.sig[:rows], "big")
-        # equal bytes needed for an estimate at the floor (b-bit: two minima agree by chance 1/256)
-        need = rows * ((config.threshold - REJECT_MARGIN) * (1 - 1 / 256) + 1 / 256)
-        for seq32 in found:
-            data = records.get(seq32.to_bytes(4, "big"))
+        # equal bytes for an estimate at the floor and at the ceiling (b-bit: two different minima
+        # agree by chance once in 256)
+        floor = rows * ((config.threshold - REJECT_MARGIN) * (1 - 1 / 256) + 1 / 256)
+        ceiling = rows * ((config.threshold + REJECT_MARGIN) * (1 - 1 / 256) + 1 / 256)
+        for key in found:
+            data = records.get(key)
             if data is None:
                 continue  # evicted, or a crash left the index entry behind
-            theirs = int.from_bytes(data[_SIG_AT : _SIG_AT + rows], "big")
-            if (sig ^ theirs).to_bytes(rows, "big").count(0) < need:
+            same = (
+                (sig ^ int.from_bytes(data[_SIG_AT : _SIG_AT + rows], "big")).to_bytes(rows, "big").count(0)
+            )
+            if same < floor:
                 continue
             _, _, at, author, thread, _, n_sig, n_text, n_id = _RECORD.unpack_from(data)
             i = _SIG_AT + n_sig
@@ -466,8 +477,10 @@ class DuplicateShard:
             if cid == new.comment_id or abs(new.at - at) > config.window:
                 continue
             text = data[i : i + n_text]
-            if text == p.text:
-                similarity = 1.0
+            if text == p.text or (same == rows and decompress(text) == decompress(p.text)):
+                similarity = 1.0  # the same text (compared decompressed if another zlib wrote it)
+            elif same >= ceiling:
+                similarity = min(round((same / rows - 1 / 256) / (1 - 1 / 256), 4), 0.9999)
             else:
                 if mine is None:
                     mine = shingle_set(decompress(p.text), config.params.k)
@@ -528,26 +541,37 @@ class DuplicateShard:
     def rebuild(self) -> int:
         """Recreate the derived index from the records alone; returns the comments indexed."""
         rows = []
+        unpack = _RECORD.unpack_from
         for key, data in self.records.items():
-            record = Record.decode(data, matches=False)
-            rows.append((record.seq, key, record.sig, record.mask, record.sighting))
+            _, seq, at, _, _, mask, n_sig, n_text, n_id = unpack(data)
+            i = _SIG_AT + n_sig + n_text
+            rows.append(
+                (
+                    int.from_bytes(seq, "big"),
+                    key,
+                    data[_SIG_AT : _SIG_AT + n_sig],
+                    mask,
+                    at,
+                    data[i : i + n_id],
+                )
+            )
         rows.sort()
-        for key in list(self.derived.keys()):
-            del self.derived[key]
-        postings: dict[int, list[int]] = {}
+        self.derived.clear()
+        postings: dict[int, list[bytes]] = {}  # band key -> record keys (= arrival numbers, u32)
         cap = self.config.max_per_key
         now = 0.0
-        for seq, key, sig, mask, sighting in rows:
+        derived = self.derived
+        for _, key, sig, mask, at, cid in rows:
             for band in self._keys_of(sig, mask):
-                postings.setdefault(band, []).append(seq)
-            self.derived[_ID + sighting.comment_id.encode()] = key
-            now = max(now, sighting.at)
-        for band, seqs in postings.items():
-            if len(seqs) > cap:
-                seqs = [seqs[0], *seqs[len(seqs) - cap + 1 :]]
-            self.derived[band.to_bytes(4, "big")] = _pack(seqs)
+                postings.setdefault(band, []).append(key)
+            derived[_ID + cid] = key
+            now = max(now, at)
+        for band, keys in postings.items():
+            if len(keys) > cap:
+                keys = [keys[0], *keys[len(keys) - cap + 1 :]]
+            derived[band.to_bytes(4, "big")] = b"".join(keys)
         first, nxt = (rows[0][0], rows[-1][0] + 1) if rows else (0, 0)
-        self.derived[_HEAD_KEY] = _Head(first, nxt, now).encode()
+        derived[_HEAD_KEY] = _Head(first, nxt, now).encode()
         return len(rows)
 
 

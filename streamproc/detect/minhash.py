@@ -25,12 +25,12 @@ _HIGH = np.uint64(1 << 63)
 
 
 def _mix(x: U64) -> U64:
-    """splitmix64 finaliser: turns structured 64-bit values into well-spread ones."""
-    x = x ^ (x >> np.uint64(30))
-    x = x * np.uint64(0xBF58476D1CE4E5B9)
-    x = x ^ (x >> np.uint64(27))
-    x = x * np.uint64(0x94D049BB133111EB)
-    return x ^ (x >> np.uint64(31))
+    """Spreads structured 64-bit values (packed characters) over all 64 bits: the first half of
+    the murmur3 finaliser, enough here because the signature hashes the result again."""
+    x = x * np.uint64(0xFF51AFD7ED558CCD)
+    x ^= x >> np.uint64(33)
+    x *= np.uint64(0xC4CEB9FE1A85EC53)
+    return x
 
 
 def _packed_windows(raw: bytes, k: int) -> U64:
@@ -182,7 +182,9 @@ class MinHasher:
         many rows as the text's layouts use (a short text's signature is longer)."""
         rows = max(layout.end for layout in self.params.layouts_for(len(sh)))
         x = (sh >> np.uint64(32)).astype(np.uint32)
-        mins = (x[:, None] * self._a[None, :rows] + self._b[None, :rows]).min(axis=0)
+        product = np.multiply.outer(x, self._a[:rows])
+        product += self._b[:rows]
+        mins = product.min(axis=0)
         return (mins >> np.uint32(8)).astype(np.uint8).tobytes()
 
     def band_keys(self, sig: bytes) -> list[int]:
