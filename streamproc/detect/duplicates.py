@@ -171,7 +171,9 @@ class DuplicateConfig:
     def __post_init__(self) -> None:
         if max(self.params.layout.rows, self.params.short_layout.rows) > 3 or self.params.max_keys > 32:
             # a band key is 4 bytes (band number, up to three row bytes); the key mask is 32 bits
-            raise ValueError(f"duplicate LSH layout needs at most 3 rows per band and 32 bands: {self.params}")
+            raise ValueError(
+                f"duplicate LSH layout needs at most 3 rows per band and 32 bands: {self.params}"
+            )
         self.hasher = MinHasher(self.params)
 
 
