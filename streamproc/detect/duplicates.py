@@ -33,6 +33,8 @@ from collections.abc import Callable, Iterable, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from streamproc.detect.minhash import Layout, LshParams, MinHasher, shingle_hashes, shingle_set
 from streamproc.detect.text import normalise, normalise_duplicate
 from streamproc.events import Reason, StageResult
@@ -51,10 +53,12 @@ MAX_MATCH_IDS = 5  # earlier comments listed in the verdict
 MAX_MATCHES = 32  # matches a shard returns (and memoises) per comment: the earliest
 # A candidate whose signature estimate is this far below the threshold is dropped unverified, one
 # this far above it is taken with the estimate as its similarity; only those in between (and exact
-# copies, by their text) are compared exactly. The estimate over 48 one-byte rows has a standard
-# deviation of at most 0.072, so 0.25 is 3.5 of them: a pair lands on the wrong side about once in
-# 4,000 (tests/quality: precision and recall against exact all-pairs stay >= 0.99).
-REJECT_MARGIN = 0.25
+# copies, by their text, and candidates of short texts, whose exact Jaccard is cheap) are compared
+# exactly. The estimate over 48 one-byte rows has a standard deviation of at most 0.072, so 0.2 is
+# 2.8 of them: a pair at the threshold lands on the wrong side about once in 400, and pairs that
+# close are a few percent of all (tests/quality: precision and recall against exact all-pairs stay
+# >= 0.99; a margin of 0.25 costs a fifth more exact comparisons for no measurable gain).
+REJECT_MARGIN = 0.2
 # Size budget: comments remembered per shard. The bench measures about 200 bytes of records and
 # 150 bytes of derived index per comment, so the default caps a shard near 350 MB; the window (a
 # week) is what normally bounds it.
@@ -421,19 +425,14 @@ class DuplicateShard:
         # record, which every reader skips, never a record that the index cannot reach.
         seq = head.next
         packed = _u32(seq)
-        cap = self.config.max_per_key
-        oldest = head.first
+        full = 4 * self.config.max_per_key
         for bkey, rows in zip(bkeys, postings, strict=True):
             if not rows:
                 derived[bkey] = packed
-            elif len(rows) < 4 * cap and head.full(int.from_bytes(rows[:4], "big")) >= oldest:
-                derived[bkey] = rows + packed  # the common case: nothing evicted, room left
-            else:
-                kept = [s for s in map(head.full, _seqs(rows)) if s >= oldest]
-                kept.append(seq)
-                if len(kept) > cap:  # the oldest in the window and the newest
-                    kept = [kept[0], *kept[len(kept) - cap + 1 :]]
-                derived[bkey] = _pack(kept)
+            elif len(rows) < full:
+                derived[bkey] = rows + packed
+            else:  # keep the oldest still held and the newest (evictions remove theirs)
+                derived[bkey] = rows[:4] + rows[len(rows) - full + 8 :] + packed
         derived[_ID + new.comment_id.encode()] = packed
         at = new.at if wall is None else min(new.at, wall + MAX_CLOCK_SKEW)
         head = _Head(head.first, seq + 1, max(head.now, at))
@@ -456,23 +455,25 @@ class DuplicateShard:
         for rows in postings:
             if rows:
                 found.update([rows[i : i + 4] for i in range(0, len(rows), 4)])
+        if not found:
+            return []
         mine: set[str] | None = None
         matches: list[Match] = []
         rows = config.params.layout.end  # the rows every signature has: what the estimate compares
-        sig = int.from_bytes(p.sig[:rows], "big")
         # equal bytes for an estimate at the floor and at the ceiling (b-bit: two different minima
         # agree by chance once in 256)
         floor = rows * ((config.threshold - REJECT_MARGIN) * (1 - 1 / 256) + 1 / 256)
         ceiling = rows * ((config.threshold + REJECT_MARGIN) * (1 - 1 / 256) + 1 / 256)
-        for key in found:
-            data = records.get(key)
-            if data is None:
-                continue  # evicted, or a crash left the index entry behind
-            same = (
-                (sig ^ int.from_bytes(data[_SIG_AT : _SIG_AT + rows], "big")).to_bytes(rows, "big").count(0)
-            )
-            if same < floor:
-                continue
+        if len(p.sig) > rows:  # a short text: its exact Jaccard is cheap, and one word moves it a lot
+            ceiling = rows + 1
+        # One vectorised comparison of every candidate's signature: most are dropped here.
+        datas = [d for d in map(records.get, found) if d is not None]  # None: evicted, or a crash
+        if not datas:
+            return []
+        sigs = np.frombuffer(b"".join([d[_SIG_AT : _SIG_AT + rows] for d in datas]), dtype=np.uint8)
+        equal = (sigs.reshape(len(datas), rows) == np.frombuffer(p.sig[:rows], dtype=np.uint8)).sum(axis=1)
+        for j in np.flatnonzero(equal >= floor).tolist():
+            data, same = datas[j], int(equal[j])
             _, _, at, author, thread, _, n_sig, n_text, n_id = _RECORD.unpack_from(data)
             i = _SIG_AT + n_sig
             cid = data[i + n_text : i + n_text + n_id].decode()

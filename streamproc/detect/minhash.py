@@ -176,15 +176,16 @@ class MinHasher:
         # each minimum: its top bits are mostly zero (it is the smallest of many).
         self._a = rng.integers(1, _MASK32, size=params.rows, dtype=np.uint32, endpoint=True) | np.uint32(1)
         self._b = rng.integers(0, _MASK32, size=params.rows, dtype=np.uint32, endpoint=True)
+        self._a_col, self._b_col = self._a[:, None].copy(), self._b[:, None].copy()
 
     def signature(self, sh: U64) -> bytes:
         """The one-byte MinHash values of a non-empty shingle hash array (repeats allowed): as
         many rows as the text's layouts use (a short text's signature is longer)."""
         rows = max(layout.end for layout in self.params.layouts_for(len(sh)))
         x = (sh >> np.uint64(32)).astype(np.uint32)
-        product = np.multiply.outer(x, self._a[:rows])
-        product += self._b[:rows]
-        mins = product.min(axis=0)
+        product = self._a_col[:rows] * x  # rows x shingles: each row's minimum is a contiguous pass
+        product += self._b_col[:rows]
+        mins = product.min(axis=1)
         return (mins >> np.uint32(8)).astype(np.uint8).tobytes()
 
     def band_keys(self, sig: bytes) -> list[int]:
