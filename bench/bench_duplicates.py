@@ -79,6 +79,9 @@ class RocksStore(MutableMapping[bytes, bytes]):
     def __len__(self) -> int:
         return sum(1 for _ in self)
 
+    def keys(self) -> Any:
+        return self.db.keys()
+
 
 def store_bytes(store: MutableMapping[bytes, bytes]) -> tuple[int, int]:
     n = size = 0

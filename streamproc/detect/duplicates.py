@@ -438,8 +438,11 @@ class DuplicateShard:
         at = new.at if wall is None else min(new.at, wall + MAX_CLOCK_SKEW)
         head = _Head(head.first, seq + 1, max(head.now, at))
         derived[_HEAD_KEY] = head.encode()
-        mine = set(keys)
-        mask = sum(1 << i for i, key in enumerate(p.keys) if key in mine)
+        if len(keys) == len(p.keys):  # one shard holds them all (offline, one partition)
+            mask = (1 << len(keys)) - 1
+        else:
+            mine = set(keys)
+            mask = sum(1 << i for i, key in enumerate(p.keys) if key in mine)
         self.records[packed] = Record(seq, new, mask, p.sig, p.text, tuple(matches)).encode()
         if self._evict(head, on_evict):
             derived[_HEAD_KEY] = head.encode()
@@ -560,7 +563,11 @@ class DuplicateShard:
                 )
             )
         rows.sort()
-        self.derived.clear()
+        if isinstance(self.derived, dict):
+            self.derived.clear()
+        else:  # MutableMapping.clear() pops one item at a time, re-iterating from the start
+            for key in list(self.derived.keys()):
+                del self.derived[key]
         postings: dict[int, list[bytes]] = {}  # band key -> record keys (= arrival numbers, u32)
         cap = self.config.max_per_key
         now = 0.0
