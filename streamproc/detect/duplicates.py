@@ -12,7 +12,8 @@ keeps (compressed), so precision does not depend on the estimate.
 The core is split so that the stream can spread it over partitions:
 
 - `probe()` computes the normalised text, signature and band keys (no state); a `Probe` travels
-  as `to_bytes()` (about 60 bytes plus the compressed text) to the shards that own its keys
+  as `to_bytes()` (a 29-byte head, the id, the 48-byte signature, 4 bytes per key and the
+  compressed text: 277 bytes on average on `gen.near_dups`) to the shards that own its keys
   (`keys_by_partition`);
 - `DuplicateShard.match_and_index()` checks and updates one shard: `records` (durable, changelogged)
   gets one write per new comment and one delete per forgotten one; `derived` (local, rebuilt from
@@ -59,8 +60,8 @@ MAX_MATCHES = 32  # matches a shard returns (and memoises) per comment: the earl
 # close are a few percent of all (tests/quality: precision and recall against exact all-pairs stay
 # >= 0.99; a margin of 0.25 costs a fifth more exact comparisons for no measurable gain).
 REJECT_MARGIN = 0.2
-# Size budget: comments remembered per shard. The bench measures about 200 bytes of records and
-# 150 bytes of derived index per comment, so the default caps a shard near 350 MB; the window (a
+# Size budget: comments remembered per shard. The bench measures about 235 bytes of records and
+# 115 bytes of derived index per comment, so the default caps a shard near 350 MB; the window (a
 # week) is what normally bounds it.
 MAX_COMMENTS = 1_000_000
 EVICT_BATCH = 8  # evictions per new comment at most: a backlog after a pause is spread out
@@ -421,7 +422,7 @@ class DuplicateShard:
         derived = self.derived
         bkeys = [key.to_bytes(4, "big") for key in keys]
         postings = [derived.get(bkey) for bkey in bkeys]
-        matches = self._matches(p, postings, head)
+        matches = self._matches(p, postings)
         # Derived first, then the record: a crash in between leaves index entries without a
         # record, which every reader skips, never a record that the index cannot reach.
         seq = head.next
@@ -448,7 +449,7 @@ class DuplicateShard:
             derived[_HEAD_KEY] = head.encode()
         return matches
 
-    def _matches(self, p: Probe, postings: Sequence[bytes | None], head: _Head) -> list[Match]:
+    def _matches(self, p: Probe, postings: Sequence[bytes | None]) -> list[Match]:
         """The earlier comments in `postings` whose similarity reaches the threshold: the signature
         estimate drops the clearly dissimilar and takes the clearly similar, the exact Jaccard
         decides the rest (and says 1.0 only for the same text)."""
