@@ -30,6 +30,7 @@ import base64
 import hashlib
 import struct
 import zlib
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -65,6 +66,7 @@ REJECT_MARGIN = 0.2
 # week) is what normally bounds it.
 MAX_COMMENTS = 1_000_000
 EVICT_BATCH = 8  # evictions per new comment at most: a backlog after a pause is spread out
+SHINGLE_CACHE = 8192  # candidates' shingle sets kept per process (about 10 kB each)
 MAX_CLOCK_SKEW = 3600.0  # a posted_at further ahead of the wall clock does not move stream time
 
 OnEvict = Callable[[str], None]
@@ -172,6 +174,10 @@ class DuplicateConfig:
     max_per_key: int = MAX_PER_KEY
     max_comments: int = MAX_COMMENTS
     hasher: MinHasher = field(init=False, repr=False)
+    # Shingle sets of recently verified candidates, shared by every shard of a process and keyed
+    # by the compressed text itself (so never stale): same-topic comments meet the same earlier
+    # comments again and again, and building a set is most of an exact check.
+    shingle_cache: OrderedDict[bytes, set[str]] = field(init=False, repr=False, default_factory=OrderedDict)
 
     def __post_init__(self) -> None:
         if max(self.params.layout.rows, self.params.short_layout.rows) > 3 or self.params.max_keys > 32:
@@ -492,13 +498,25 @@ class DuplicateShard:
             else:
                 if mine is None:
                     mine = shingle_set(decompress(p.text), config.params.k)
-                other = shingle_set(decompress(text), config.params.k)
+                other = self._shingles(text)
                 inter = len(mine & other)
                 similarity = min(round(inter / (len(mine) + len(other) - inter), 4), 0.9999)
             if similarity >= config.threshold:
                 matches.append(Match(Sighting(cid, author, thread, at), similarity))
         matches.sort(key=lambda m: (m.sighting.at, m.sighting.comment_id))
         return matches[:MAX_MATCHES]
+
+    def _shingles(self, text: bytes) -> set[str]:
+        """The shingle set of a compressed text, from the process's cache if it is there."""
+        cache = self.config.shingle_cache
+        cached = cache.get(text)
+        if cached is not None:
+            cache.move_to_end(text)
+            return cached
+        built = cache[text] = shingle_set(decompress(text), self.config.params.k)
+        if len(cache) > SHINGLE_CACHE:
+            cache.popitem(last=False)
+        return built
 
     # -- bounds ----------------------------------------------------------------------------------
 
