@@ -119,6 +119,8 @@ class StreamGroup:
         self.health = health or Health()
         self.on_stalled = on_stalled
         self.watchdog = Watchdog(settings.stall_seconds)
+        # A lost request or reply is sent again well before the watchdog would call it a stall.
+        self.request_retry = min(REQUEST_RETRY_SECONDS, settings.stall_seconds / 4)
         self._group_lag = GroupLag(settings)
         self._rebalance_since: float | None = None
         self.metrics = metrics
@@ -168,6 +170,10 @@ class StreamGroup:
         self.acks: InOrderAcks[EventT] = InOrderAcks(self._ack, lambda e: int(e.message.partition))
         self.room = asyncio.Event()
         self._tasks: set[asyncio.Future[Any]] = set()
+        # What each agent did since start, logged every WATCH_SECONDS at info level.
+        self.counts: dict[str, int] = dict.fromkeys(
+            ("read", "finished", "requested", "resent", "served", "answered"), 0
+        )
         self.stream_time = 0.0  # newest posted_at seen: the sweeps' clock
         self._sweep_cursor: dict[tuple[int, bytes], bytes] = {}
         self._decode: Callable[[bytes], Envelope] = (
@@ -293,6 +299,7 @@ class StreamGroup:
         async for event in stream.noack().events():
             await self._room()
             self.acks.read(event)
+            self.counts["read"] += 1
             try:
                 await self._begin(event)
             except Exception as exc:  # a bug in the stream itself: dead-letter, never drop silently
@@ -310,6 +317,7 @@ class StreamGroup:
 
     def _ack(self, event: EventT) -> None:
         event.ack()
+        self.counts["finished"] += 1
         self.watchdog.finished(event.message.partition, event.message.offset, time.monotonic())
 
     def _release(self, event: EventT, *, ack: bool = True) -> None:
@@ -356,6 +364,7 @@ class StreamGroup:
             pending.requests[q] = body
             await self.send(self.group.requests, None, body, partition=q)
             self.metrics.state_requests.inc()
+            self.counts["requested"] += 1
 
     async def send(
         self,
@@ -512,6 +521,7 @@ class StreamGroup:
                 answers = serve(self.shard(q), body["ops"], self._apply_context())
                 reply = orjson.dumps({"o": body["o"], "q": q, "a": answers})
                 await self.send(self.group.replies, None, reply, partition=body["r"])
+                self.counts["served"] += 1
             except Exception:
                 self.metrics.errors.labels("state", "request").inc()
                 log.exception(
@@ -524,6 +534,7 @@ class StreamGroup:
         async for event in stream.events():
             try:
                 body = orjson.loads(event.value)
+                self.counts["answered"] += 1
                 pending = self.pending.get((event.message.partition, body["o"]))
                 if pending is None:
                     continue  # answered twice, or waited for before a rebalance
@@ -541,12 +552,13 @@ class StreamGroup:
     async def _resend(self) -> None:
         now = time.monotonic()
         for pending in list(self.pending.values()):
-            if now - pending.sent_at < REQUEST_RETRY_SECONDS:
+            if now - pending.sent_at < self.request_retry:
                 continue
             pending.sent_at = now
             for q in pending.work.waiting:
                 log.warning("state_request_resent partition=%s", q)
                 self.metrics.state_requests.inc()
+                self.counts["resent"] += 1
                 await self.send(self.group.requests, None, pending.requests[q], partition=q)
 
     # --- housekeeping ---------------------------------------------------------------------------
@@ -587,6 +599,15 @@ class StreamGroup:
         """The watchdog's look (see watchdog.py): stalled input partitions, or a rebalance or
         recovery that does not end."""
         app, now = self.app, time.monotonic()
+        log.info(
+            "stream_stats %s open=%s waiting=%s owned=%s generation=%s rebalancing=%s",
+            " ".join(f"{k}={v}" for k, v in self.counts.items()),
+            len(self.acks),
+            len(self.pending),
+            sorted(self.owned),
+            app.consumer_generation_id,
+            app.rebalancing,
+        )
         if app.rebalancing or app.in_recovery:
             self._rebalance_since = self._rebalance_since or now
             if now - self._rebalance_since > REBALANCE_STALL_FACTOR * self.settings.stall_seconds:
