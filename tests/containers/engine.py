@@ -177,10 +177,16 @@ class Engine:
         return done
 
     def compose(
-        self, *args: str, check: bool = True, timeout: float = 300
+        self, *args: str, env: dict[str, str] | None = None, check: bool = True, timeout: float = 300
     ) -> subprocess.CompletedProcess[str]:
+        """Run Debian's docker-compose against this engine, `env` added to its environment."""
         done = subprocess.run(
-            [COMPOSE, *args], env=self.env, capture_output=True, text=True, timeout=timeout, check=False
+            [COMPOSE, *args],
+            env={**self.env, **(env or {})},
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
         )
         if check and done.returncode != 0:
             raise EngineError(
