@@ -242,6 +242,53 @@ async def read_span(
         await consumer.stop()
 
 
+# --- consumer groups ----------------------------------------------------------------------------
+
+
+class GroupLag:
+    """Reads how far consumer groups are behind on their input topics (end offset minus the
+    group's committed offset), from outside the groups: a group whose workers are all down
+    still shows its lag, which its own workers' metrics cannot."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._admin: AIOKafkaAdminClient | None = None
+        self._consumer: AIOKafkaConsumer | None = None
+
+    async def _clients(self) -> tuple[AIOKafkaAdminClient, AIOKafkaConsumer]:
+        if self._admin is None or self._consumer is None:
+            admin = AIOKafkaAdminClient(**client_options(self.settings))
+            await admin.start()
+            consumer = AIOKafkaConsumer(**client_options(self.settings), group_id=None)
+            await consumer.start()
+            self._admin, self._consumer = admin, consumer
+        return self._admin, self._consumer
+
+    async def read(self, groups: dict[str, str]) -> dict[tuple[str, str], int]:
+        """(group id, topic) -> messages not committed, for each group id -> its input topic;
+        groups that never committed are left out."""
+        admin, consumer = await self._clients()
+        out = {}
+        for group, topic in groups.items():
+            committed = {
+                tp: meta.offset
+                for tp, meta in (await admin.list_consumer_group_offsets(group)).items()
+                if tp.topic == topic and meta.offset >= 0
+            }
+            if not committed:
+                continue
+            ends = await consumer.end_offsets(list(committed))
+            out[(group, topic)] = sum(max(0, ends[tp] - offset) for tp, offset in committed.items())
+        return out
+
+    async def close(self) -> None:
+        if self._consumer is not None:
+            await self._consumer.stop()
+        if self._admin is not None:
+            await self._admin.close()
+        self._admin = self._consumer = None
+
+
 # --- the spam model topic -----------------------------------------------------------------------
 
 

@@ -21,6 +21,7 @@ MAX_EVENT_BYTES = 256 * 1024  # whole encoded event
 MAX_TEXT_CHARS = 64 * 1024  # longest comment text kept; longer is rejected, not cut
 MAX_ID_CHARS = 256  # ids: comment, thread, parent, author
 MAX_SHORT_CHARS = 1024  # names, urls, user agents, site, lang, hashes, ip
+MAX_DEPTH = 32  # nesting of objects and arrays in the event (metadata, unknown fields)
 
 ID_FIELDS = ("id", "thread_id")
 OPTIONAL_STRING_FIELDS = {
@@ -123,6 +124,8 @@ def comment_from_dict(obj: Any) -> Comment:
     metadata = obj.get("metadata")
     if metadata is not None and not isinstance(metadata, dict):
         raise DecodeError("bad_type", f"metadata must be an object, got {type(metadata).__name__}")
+    if _deeper_than(obj, MAX_DEPTH):
+        raise DecodeError("too_deep", f"the event nests objects or arrays more than {MAX_DEPTH} levels deep")
     return Comment(
         id=obj["id"],
         thread_id=obj["thread_id"],
@@ -133,6 +136,20 @@ def comment_from_dict(obj: Any) -> Comment:
         thread_published_at=thread_published_at,
         raw=obj,
     )
+
+
+def _deeper_than(value: Any, limit: int) -> bool:
+    """Whether objects and arrays nest more than `limit` levels (iterative: no recursion limit)."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else None
+        if children is None:
+            continue
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+    return False
 
 
 def decode_comment(data: bytes | None) -> Comment:
@@ -208,6 +225,7 @@ class Envelope:
     comment: Comment
     stages: dict[str, StageResult]
     received_at: float  # when the first stage read it (epoch seconds), for end-to-end latency
+    source: bytes | None = None  # the comment event as published, when this process read it so
 
 
 def stage_message(env: Envelope, result: StageResult, *, action: str | None = None) -> dict[str, Any]:

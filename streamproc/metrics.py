@@ -50,6 +50,7 @@ DEAD_LETTER_REASONS = (
     "too_large",
     "text_too_long",
     "field_too_long",
+    "too_deep",
     "bad_stage_message",
     "bad_label",
     "no_text",
@@ -142,6 +143,13 @@ class Metrics:
         )
         self.model_version = Gauge("streamproc_model_version", "Version of the spam model in use", registry=r)
         self.info = Info("streamproc_build", "streamproc version and enabled stages", registry=r)
+        self.group_lag = Gauge(
+            "streamproc_group_lag",
+            "Messages of a stage group's input topic that the group has not committed, read from "
+            "the brokers by every worker of the app (so a group that is entirely down still shows)",
+            ["group", "topic"],
+            registry=r,
+        )
         self._lag: dict[tuple[str, int], int] = {}
         r.register(_LagCollector(self._lag))
         # process_cpu_seconds_total, process_resident_memory_bytes, process_open_fds, ...

@@ -34,7 +34,7 @@ from faust.types import TP, EventT
 from streamproc import __version__
 from streamproc.acks import InOrderAcks
 from streamproc.chain import Chain, Finished, Work, serve, serve_here
-from streamproc.clients import ModelFollower, ssl_context
+from streamproc.clients import GroupLag, ModelFollower, ssl_context
 from streamproc.config import Settings
 from streamproc.detect.campaigns import stale_domains
 from streamproc.detect.features import stale_authors
@@ -50,14 +50,16 @@ from streamproc.stages.duplicates import duplicate_config
 from streamproc.stages.spam import SpamStage
 from streamproc.stages.stage import ApplyContext
 from streamproc.state import Shard, TablePartition
-from streamproc.topology import STATE_TABLE, Group, group_for, state_partition
+from streamproc.topology import STATE_TABLE, Group, all_groups, group_for, state_partition
 from streamproc.watchdog import Watchdog
 
 log = logging.getLogger("streamproc.stream")
 
 LAG_INTERVAL_SECONDS = 5.0
 WATCH_SECONDS = 10.0  # how often the watchdog looks
+GROUP_LAG_SECONDS = 15.0  # how often every stage group's lag is read from the brokers
 REBALANCE_STALL_FACTOR = 5  # a rebalance or recovery may take this many stall periods
+STALL_REPORT_SECONDS = 20.0  # a stall is visible (metric, /healthz) this long before the restart
 REQUEST_RETRY_SECONDS = 20.0  # a state request unanswered this long is sent again
 MAX_IN_FLIGHT = 5000  # comments read but not yet finished and acknowledged: beyond, reading waits
 SWEEP_SECONDS = 30.0  # how often stale domain and author keys are swept, a slice at a time
@@ -117,6 +119,7 @@ class StreamGroup:
         self.health = health or Health()
         self.on_stalled = on_stalled
         self.watchdog = Watchdog(settings.stall_seconds)
+        self._group_lag = GroupLag(settings)
         self._rebalance_since: float | None = None
         self.metrics = metrics
         self.partitions = partitions
@@ -209,6 +212,7 @@ class StreamGroup:
         app.on_partitions_assigned.connect(self._on_assigned)
         app.timer(LAG_INTERVAL_SECONDS)(self._record_lag)
         app.timer(WATCH_SECONDS)(self._watch)
+        app.timer(GROUP_LAG_SECONDS)(self._record_group_lag)
         self.metrics.stalled.set(0)
         self.metrics.info.info({"version": __version__, "stages": ",".join(group.names)})
 
@@ -392,7 +396,8 @@ class StreamGroup:
         """Each stage's verdict to its topic, keyed by comment id; each carries the comment and
         the results of the stages up to it."""
         env = done.env
-        comment = orjson.Fragment(orjson.dumps(env.comment.raw))
+        # The event as the producer sent it, when we read it so: no second encoding.
+        comment = orjson.Fragment(env.source if env.source is not None else orjson.dumps(env.comment.raw))
         earlier = {k: v.to_dict() for k, v in env.stages.items() if k not in {r.stage for r in done.results}}
         key = env.comment.id.encode()
         futures = []
@@ -600,12 +605,29 @@ class StreamGroup:
             )
 
     def _stalled(self, why: str) -> None:
-        log.error("worker_stalled %s", why)
+        if self.health.status == "stalled":
+            return  # already acting on it
+        log.error("worker_stalled %s; acting in %.0f s", why, STALL_REPORT_SECONDS)
         self.metrics.stalled.set(1)
         self.health.status = "stalled"
         self.health.detail = {"reason": why}
         if self.on_stalled is not None:
-            self.on_stalled(why)
+            # Stay visible long enough for a scrape (streamproc_stalled, /healthz 503) first.
+            on_stalled = self.on_stalled
+            self.app.loop.call_later(STALL_REPORT_SECONDS, on_stalled, why)
+
+    async def _record_group_lag(self) -> None:
+        groups = {
+            g.group_id: getattr(self.settings.topics, g.input) for g in all_groups(self.settings.app_id)
+        }
+        try:
+            lags = await self._group_lag.read(groups)
+        except Exception as exc:  # brokers away: keep the last readings
+            log.info("group_lag unavailable error=%r", exc)
+            await self._group_lag.close()
+            return
+        for (group, topic), lag in lags.items():
+            self.metrics.group_lag.labels(group, topic).set(lag)
 
     async def _record_lag(self) -> None:
         consumer = self.app.consumer
@@ -619,7 +641,7 @@ class StreamGroup:
 
 
 def _decode_comment(data: bytes) -> Envelope:
-    return Envelope(decode_comment(data), {}, time.time())
+    return Envelope(decode_comment(data), {}, time.time(), source=data)
 
 
 def _verdict_message(

@@ -149,6 +149,15 @@ def group_for(stages: tuple[str, ...], app_id: str) -> Group:
     return Group(chosen, group_id)
 
 
+def all_groups(app_id: str) -> list[Group]:
+    """Every stage group a deployment of `app_id` can run: each run of consecutive stages."""
+    return [
+        group_for(tuple(s.name for s in STAGES[i:j]), app_id)
+        for i in range(len(STAGES))
+        for j in range(i + 1, len(STAGES) + 1)
+    ]
+
+
 def diagram() -> str:
     """The stage table of the README, derived from STAGES (a test keeps the README in step)."""
     lines = ["| stage | reads | publishes | keyed state |", "|---|---|---|---|"]

@@ -14,6 +14,8 @@ REQUIRED = {
     "streamproc_end_to_end_seconds_bucket": "p50/p99 latency",
     "streamproc_stage_duration_seconds_bucket": "stage processing time",
     "streamproc_consumer_lag": "lag",
+    "streamproc_group_lag": "lag of whole stage groups",
+    "streamproc_stalled": "stalled workers",
     "streamproc_dead_letters_total": "dead letters",
     "streamproc_errors_total": "errors",
     "streamproc_duplicate_index_comments": "state size",

@@ -15,17 +15,16 @@ the rendered picture of the run (up to `Live.end`) shows only the worker's data.
 from __future__ import annotations
 
 import asyncio
-import copy
 import importlib.util
 import json
 import math
 import os
-import subprocess
 import sys
 import time
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -34,25 +33,23 @@ from typing import Any
 
 import orjson
 import pytest
-import yaml
 from aiokafka import AIOKafkaProducer
 from prometheus_client import start_http_server
 
 from streamproc.broker.kafka import KafkaBroker
-from streamproc.broker.process import free_port, stop_process, tail
+from streamproc.broker.process import free_port
 from streamproc.gen.demo import generate, interleave
 from streamproc.metrics import Metrics
 from tests.ops.support import (
     GRAFANA_DIR,
-    PROMETHEUS_DIR,
     Query,
     alert_queries,
     alert_rules,
     assert_promtool_accepts,
     dashboard_queries,
     operands,
-    tool,
 )
+from tests.support.prometheus import WORKER_JOB, query, running_prometheus, wait_until, worker_config
 from tests.support.workers import WorkerProcess, consume, prefixed_topics, run
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -62,7 +59,6 @@ APP_ID = "t-ops-prometheus"
 FLOW_SECONDS = float(os.environ.get("STREAMPROC_OPS_FLOW_SECONDS", "20"))
 COMMENTS_PER_SECOND = 20
 RATE_INTERVAL = "30s"  # $__rate_interval: 30 scrapes at 1 s
-WORKER_JOB = "streamproc"  # the job the alerts and panels select on
 
 
 @dataclass
@@ -75,55 +71,9 @@ class Live:
     comments: int
 
 
-def query(url: str, expr: str, at: float) -> dict[str, Any]:
-    """Instant query; the whole API response (status, data or error)."""
-    params = urllib.parse.urlencode({"query": expr, "time": at})
-    try:
-        with urllib.request.urlopen(f"{url}/api/v1/query?{params}", timeout=10) as resp:
-            return dict(json.loads(resp.read()))
-    except urllib.error.HTTPError as exc:  # 400 for a bad expression, with the reason in the body
-        return dict(json.loads(exc.read()))
-
-
 def _get(url: str) -> Any:
     with urllib.request.urlopen(url, timeout=10) as resp:
         return json.loads(resp.read())
-
-
-def _wait(what: str, check: Any, timeout: float, log: Path) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if check():
-                return
-        except OSError:
-            pass
-        time.sleep(0.5)
-    raise AssertionError(f"{what} within {timeout:.0f} s; Prometheus log:\n{tail(log, 30)}")
-
-
-def prometheus_config(worker_port: int, sample_port: int) -> dict[str, Any]:
-    """deploy/prometheus/prometheus.yml, pointed at this test's processes."""
-    config = yaml.safe_load((PROMETHEUS_DIR / "prometheus.yml").read_text())
-    config["global"].update(scrape_interval="1s", evaluation_interval="1s")
-    config["rule_files"] = [str(PROMETHEUS_DIR / name) for name in config["rule_files"]]
-    jobs = {job["job_name"]: job for job in config["scrape_configs"]}
-    assert WORKER_JOB in jobs, f"prometheus.yml has no {WORKER_JOB!r} job: {sorted(jobs)}"
-    worker_job = copy.deepcopy(jobs[WORKER_JOB])
-    worker_job.pop("dns_sd_configs", None)
-    worker_job.pop("relabel_configs", None)  # it sets `service` from compose DNS; set here instead
-    worker_job["static_configs"] = [
-        {"targets": [f"127.0.0.1:{worker_port}"], "labels": {"service": "all-stages"}}
-    ]
-    errors_only = {
-        "job_name": "streamproc-errors-sample",
-        "static_configs": [{"targets": [f"127.0.0.1:{sample_port}"], "labels": {"service": "sample"}}],
-        "metric_relabel_configs": [
-            {"source_labels": ["__name__"], "regex": "streamproc_errors_total", "action": "keep"}
-        ],
-    }
-    config["scrape_configs"] = [worker_job, errors_only]
-    return dict(config)
 
 
 async def flow(bootstrap: str, topic: str, values: list[bytes | dict[str, Any]], seconds: float) -> None:
@@ -149,36 +99,26 @@ async def flow(bootstrap: str, topic: str, values: list[bytes | dict[str, Any]],
 
 @pytest.fixture(scope="module")
 def live(kafka: KafkaBroker, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
-    prometheus = tool("prometheus")
     workdir = tmp_path_factory.mktemp("ops")
     topics = prefixed_topics(APP_ID)
     worker = WorkerProcess(kafka.bootstrap, APP_ID, workdir, topics=topics, partitions=2, name="worker")
     sample = Metrics()
     sample.errors.labels("decide", "KeyError").inc()
     sample_port = free_port()
-    sample_server = None
-    proc: subprocess.Popen[bytes] | None = None
-    log = workdir / "prometheus.log"
-    try:
+    # The error sample: only streamproc_errors_total is kept from it (see the module doc).
+    errors_only = {
+        "job_name": "streamproc-errors-sample",
+        "static_configs": [{"targets": [f"127.0.0.1:{sample_port}"], "labels": {"service": "sample"}}],
+        "metric_relabel_configs": [
+            {"source_labels": ["__name__"], "regex": "streamproc_errors_total", "action": "keep"}
+        ],
+    }
+    with ExitStack() as stack:
+        stack.callback(worker.stop)
         worker.start()
-        config = workdir / "prometheus.yml"
-        config.write_text(yaml.safe_dump(prometheus_config(worker.metrics_port, sample_port)))
-        url = f"http://127.0.0.1:{free_port()}"
-        with log.open("wb") as out:
-            proc = subprocess.Popen(
-                [
-                    prometheus,
-                    f"--config.file={config}",
-                    f"--storage.tsdb.path={workdir / 'tsdb'}",
-                    f"--web.listen-address={url.removeprefix('http://')}",
-                    "--storage.tsdb.retention.time=1h",
-                ],
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-            )
-        _wait("Prometheus ready", lambda: urllib.request.urlopen(f"{url}/-/ready", timeout=2), 30, log)
-        _wait(
+        config = worker_config({"all-stages": worker.metrics_port}, [errors_only])
+        url, log = stack.enter_context(running_prometheus(config, workdir / "prometheus"))
+        wait_until(
             "the worker scraped (up == 1)",
             lambda: (
                 [
@@ -197,7 +137,7 @@ def live(kafka: KafkaBroker, tmp_path_factory: pytest.TempPathFactory) -> Iterat
         verdicts = run(consume(kafka.bootstrap, topics.verdicts, expected=len(stream.events), timeout=90))
         worker.assert_alive()
         assert len(verdicts) >= len(stream.events), f"{len(verdicts)} verdicts\n{worker.log()}"
-        _wait(
+        wait_until(
             "Prometheus has every action",
             lambda: (
                 [
@@ -211,19 +151,14 @@ def live(kafka: KafkaBroker, tmp_path_factory: pytest.TempPathFactory) -> Iterat
         )
         end = time.time()
         sample_server, _thread = start_http_server(sample_port, "127.0.0.1", sample.registry)
-        _wait(
+        stack.callback(sample_server.shutdown)
+        wait_until(
             "the error sample scraped twice (rate needs two samples)",
             lambda: query(url, "rate(streamproc_errors_total[30s])", time.time())["data"]["result"],
             20,
             log,
         )
         yield Live(url, worker, start, end, time.time(), len(stream.events))
-    finally:
-        if proc is not None:
-            stop_process(proc)
-        worker.stop()
-        if sample_server is not None:
-            sample_server.shutdown()
 
 
 def _label_problems(q: Query, expr: str, response: dict[str, Any], labels: frozenset[str]) -> list[str]:

@@ -46,6 +46,7 @@ class WorkerProcess:
     proc: subprocess.Popen[bytes] | None = None
     name: str = "worker"
     loglevel: str = "warning"
+    module: str = "streamproc"  # python -m <module> worker: a test may wrap the CLI
 
     @property
     def log_path(self) -> Path:
@@ -69,7 +70,7 @@ class WorkerProcess:
         self.workdir.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("ab") as log:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "streamproc", "worker", "--loglevel", self.loglevel],
+                [sys.executable, "-m", self.module, "worker", "--loglevel", self.loglevel],
                 env=env,
                 stdout=log,
                 stderr=subprocess.STDOUT,

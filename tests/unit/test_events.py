@@ -108,3 +108,21 @@ def test_garbage_stage_message_is_a_decode_error() -> None:
     with pytest.raises(DecodeError) as info:
         decode_stage_message(b'{"comment": 1}')
     assert info.value.reason in ("not_object", "bad_stage_message")
+
+
+def test_nesting_deeper_than_the_limit_is_refused_without_recursion() -> None:
+    from streamproc.events import MAX_DEPTH
+
+    def nested(depth: int) -> bytes:
+        return (
+            b'{"id": "d", "thread_id": "t", "text": "x", "posted_at": "2026-11-30T10:00:00Z", "metadata": '
+            + b'{"a": [' * (depth // 2)
+            + b"1"
+            + b"]}" * (depth // 2)
+            + b"}"
+        )
+
+    assert decode_comment(nested(MAX_DEPTH - 2)).raw["metadata"]  # at the limit: fine
+    with pytest.raises(DecodeError) as info:
+        decode_comment(nested(MAX_DEPTH + 2))
+    assert info.value.reason == "too_deep"

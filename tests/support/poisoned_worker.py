@@ -1,0 +1,42 @@
+"""`python -m tests.support.poisoned_worker worker ...`: the streamproc CLI with cores that fail on
+purpose for marked comments (poison pills), so a test can show what a real worker does with a
+comment that crashes a detection core or the state layer: dead-letter it, hold it, go on.
+
+Markers in the comment text: POISON-LINKS (the link core raises), POISON-STATE (the duplicate
+index raises where the state partition is served), POISON-SPAM (the spam core raises).
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import streamproc.stages as stages
+import streamproc.stages.links as links_stage
+import streamproc.stages.spam as spam_stage
+from streamproc.cli import main
+
+
+class Poison(RuntimeError):
+    """Raised on purpose by a poisoned core."""
+
+
+def _poisoned(original: Any, marker: str, text_of: Any) -> Any:
+    def call(*args: Any, **kwargs: Any) -> Any:
+        if marker in text_of(*args, **kwargs):
+            raise Poison(f"{marker} on purpose")
+        return original(*args, **kwargs)
+
+    return call
+
+
+links_stage.assess_links = _poisoned(links_stage.assess_links, "POISON-LINKS", lambda text, *a, **k: text)
+spam_stage.score_spam = _poisoned(spam_stage.score_spam, "POISON-SPAM", lambda comment, *a, **k: comment.text)
+stages.APPLY["index"] = _poisoned(
+    stages.APPLY["index"],
+    "poison state",
+    lambda shard, payload, ctx: payload[0]["n"],  # the normalised text
+)
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
