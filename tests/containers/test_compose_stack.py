@@ -220,6 +220,9 @@ def test_compose_runs_the_scaled_workers_and_the_demo_producer_scraped_by_promet
     finally:
         stop_process(prometheus)
 
+    restarts = stack.logs("all").count("worker_restart reason=")
+    print(f"watchdog restarts (in place) while the stack ran: {restarts}")
+
     # `docker compose stop`: every worker commits and exits 0 within the file's stop_grace_period,
     # and none was restarted by the restart policy while the test ran.
     stack.compose("stop", *WORKERS, timeout=120)
