@@ -171,17 +171,20 @@ class Audit:
             raise AssertionError(f"streamproc audit failed ({done.returncode}):\n{done.stdout}{done.stderr}")
         return done.returncode, json.loads(done.stdout)
 
-    def until_complete(self, timeout: float) -> dict[str, Any]:
-        """Audit until no comment is missing (exit 0); the last report, asserted complete."""
+    def wait(self, timeout: float) -> tuple[int, dict[str, Any]]:
+        """Audit until no comment is missing (exit 0) or `timeout` passes; the last result."""
         deadline = time.monotonic() + timeout
         while True:
             code, report = self.once()
             if code == 0 or time.monotonic() > deadline:
-                assert code == 0 and report["missing"] == 0, (
-                    f"comments missing after {timeout:.0f} s: {report}"
-                )
-                return report
+                return code, report
             time.sleep(2)
+
+    def until_complete(self, timeout: float) -> dict[str, Any]:
+        """Audit until no comment is missing; the report, asserted complete."""
+        code, report = self.wait(timeout)
+        assert code == 0 and report["missing"] == 0, f"comments missing after {timeout:.0f} s: {report}"
+        return report
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
@@ -194,6 +197,8 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
         return "cached" if value is None else f"{value:.1f} s"
 
     extra = ", ".join(f"{k} {v:.1f} s" for k, v in t.extra.items())
+    if t.image_bytes is not None:
+        extra += f", image {t.image_bytes / 1e6:.0f} MB"
     terminalreporter.write_line(
         f"containers: base bootstrap {fmt(t.bootstrap)}, import {fmt(t.import_)}, "
         f"project image {fmt(t.project)}" + (f", {extra}" if extra else "")

@@ -45,6 +45,7 @@ class Timings:
     bootstrap: float | None = None
     import_: float | None = None
     project: float | None = None
+    image_bytes: int | None = None
     extra: dict[str, float] = field(default_factory=dict)
 
 
@@ -186,6 +187,7 @@ def build_project(engine: Engine, base: str, tag: str, timings: Timings) -> Proj
     finally:
         shutil.rmtree(secrets, ignore_errors=True)
     size = int(engine.docker("image", "inspect", "-f", "{{.Size}}", tag).stdout.strip())
+    timings.image_bytes = size
     return ProjectImage(tag=tag, base=base, canary=pem_body(canary), size_bytes=size)
 
 
