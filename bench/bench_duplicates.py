@@ -1,23 +1,32 @@
-"""Benchmark of the duplicate stage core: throughput and index bytes per comment at 100k and 1M
-comments in the window, and what the stream adds per comment (hops, messages, changelog writes).
+"""Benchmark of the duplicate stage core: throughput, durable and derived bytes per comment, and
+rebuild time, at 100k and 1M comments in the window; and what the stream adds per comment.
 
-    .venv/bin/python bench/bench_duplicates.py            # 100k (dict and RocksDB) and 1M (RocksDB)
-    .venv/bin/python bench/bench_duplicates.py 100000:dict 200000     # sizes (and stores) of your choice
-    .venv/bin/python bench/bench_duplicates.py 200000:dict:50000      # with a size budget: evictions too
+    .venv/bin/python bench/bench_duplicates.py                     # 100k: dict, then RocksDB stores
+    .venv/bin/python bench/bench_duplicates.py 100000:dict:dict    # N:records store:derived store
+    .venv/bin/python bench/bench_duplicates.py 200000:dict:dict:50000   # with a size budget
+    .venv/bin/python bench/bench_duplicates.py 1000000:dict:dict   # 1M (by hand: minutes, ~3 GB)
+    .venv/bin/python bench/bench_duplicates.py --against 8d4a28d 100000   # old core vs this one
 
-The index lives in a dict (what `streamproc check` uses) or in RocksDB through rocksdict with JSON
-values (what a Faust table with the rocksdb:// store does, minus the changelog). Comments come from
-streamproc.gen.near_dups, so a third of them have near copies. Not a test: it prints figures.
+`--against REV` loads that revision's duplicates core (detect/duplicates.py, minhash.py, text.py via
+`git show`) and runs it and this one on the same comments in alternating blocks of 1,000, so that
+the load of a shared machine falls on both alike: read the ratio.
+
+Stores: `dict` (what `streamproc check` uses), or `rocksdb` (rocksdict with raw bytes, as a Faust
+table with raw serializers and the rocksdb:// store keeps them, minus the changelog). Comments come
+from streamproc.gen.near_dups (a third have near copies; median 170 characters). Probing
+(normalise, signature, band keys) and matching are timed apart; "core" is both. Not a test.
 """
 
 from __future__ import annotations
 
+import importlib
+import re
 import resource
+import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Iterator, MutableMapping
-from dataclasses import replace
 from typing import Any
 
 import orjson
@@ -25,66 +34,80 @@ import rocksdict
 
 from streamproc.detect.duplicates import (
     DuplicateConfig,
+    DuplicateShard,
+    Probe,
     is_empty,
     keys_by_partition,
-    match_and_index,
     probe,
-    remembered,
     verdict,
 )
 from streamproc.events import parse_time
 from streamproc.gen.near_dups import generate
 
 
-class RocksIndex(MutableMapping[str, Any]):
-    """A str -> JSON mapping in RocksDB, as a Faust table with the rocksdb:// store keeps it."""
+class RocksStore(MutableMapping[bytes, bytes]):
+    """bytes -> bytes in RocksDB, as a Faust rocksdb:// table with raw serializers keeps them."""
 
     def __init__(self, path: str) -> None:
         self.db = rocksdict.Rdict(path, rocksdict.Options(raw_mode=True))
 
-    def __getitem__(self, key: str) -> Any:
-        raw = self.db.get(key.encode())
+    def __getitem__(self, key: bytes) -> bytes:
+        raw = self.db.get(key)
         if raw is None:
             raise KeyError(key)
-        return orjson.loads(raw)
+        return raw  # type: ignore[no-any-return]
 
-    def get(self, key: str, default: Any = None) -> Any:
-        raw = self.db.get(key.encode())
-        return default if raw is None else orjson.loads(raw)
+    def get(self, key: bytes, default: Any = None) -> Any:
+        raw = self.db.get(key)
+        return default if raw is None else raw
 
-    def __setitem__(self, key: str, value: Any) -> None:
-        self.db[key.encode()] = orjson.dumps(value)
+    def __contains__(self, key: object) -> bool:
+        return self.db.get(key) is not None
 
-    def __delitem__(self, key: str) -> None:
-        del self.db[key.encode()]
+    def __setitem__(self, key: bytes, value: bytes) -> None:
+        self.db[key] = value
 
-    def __iter__(self) -> Iterator[str]:
-        return (k.decode() for k in self.db)
+    def __delitem__(self, key: bytes) -> None:
+        del self.db[key]
+
+    def __iter__(self) -> Iterator[bytes]:
+        return iter(self.db.keys())
+
+    def items(self) -> Any:
+        return self.db.items()
 
     def __len__(self) -> int:
-        return sum(1 for _ in self.db)
+        return sum(1 for _ in self)
 
-    def encoded_bytes(self) -> tuple[int, int]:
-        n = size = 0
-        for k, v in self.db.items():
-            n += 1
-            size += len(k) + len(v)
-        return n, size
+    def keys(self) -> Any:
+        return self.db.keys()
 
 
-def dict_bytes(index: dict[str, Any]) -> tuple[int, int]:
-    return len(index), sum(len(k) + len(orjson.dumps(v)) for k, v in index.items())
+def store_bytes(store: MutableMapping[bytes, bytes]) -> tuple[int, int]:
+    n = size = 0
+    for k, v in store.items():
+        n += 1
+        size += len(k) + len(v)
+    return n, size
 
 
-def run(n: int, store: str, config: DuplicateConfig) -> None:
+def _store(kind: str, tmp: str, name: str) -> MutableMapping[bytes, bytes]:
+    return {} if kind == "dict" else RocksStore(f"{tmp}/{name}")
+
+
+def run(n: int, records_kind: str, derived_kind: str, budget: int) -> None:
+    config = DuplicateConfig(max_comments=budget) if budget else DuplicateConfig()
     t0 = time.perf_counter()
     events = generate(n, seed=1).events
     gen_s = time.perf_counter() - t0
     tmp = tempfile.TemporaryDirectory(prefix="bench-dups-")
-    index: Any = {} if store == "dict" else RocksIndex(tmp.name)
+    shard = DuplicateShard(
+        config, 0, _store(records_kind, tmp.name, "r"), _store(derived_kind, tmp.name, "d")
+    )
     labels: dict[str, int] = {}
-    started = time.perf_counter()
+    probe_s = match_s = 0.0
     step = n // 10 if n >= 500_000 else 0  # progress: throughput as the index fills
+    started = time.perf_counter()
     for i, e in enumerate(events, 1):
         if step and i % step == 0:
             secs = time.perf_counter() - started
@@ -92,80 +115,138 @@ def run(n: int, store: str, config: DuplicateConfig) -> None:
         if is_empty(e["text"]):
             labels["empty"] = labels.get("empty", 0) + 1
             continue
+        a = time.perf_counter()
         p = probe(
             config, e["id"], e["author"]["id"], e["thread_id"], parse_time(e["posted_at"], "t"), e["text"]
         )
-        result = verdict(p, match_and_index(index, p, p.keys, config) if p else ())
+        b = time.perf_counter()
+        result = verdict(p, shard.match_and_index(p, p.keys) if p else ())
+        match_s += time.perf_counter() - b
+        probe_s += b - a
         labels[result.label] = labels.get(result.label, 0) + 1
-    seconds = time.perf_counter() - started
-    entries, size = dict_bytes(index) if store == "dict" else index.encoded_bytes()
-    kept = remembered(index, 0)
+    kept = shard.remembered()
+    r_entries, r_size = store_bytes(shard.records)
+    d_entries, d_size = store_bytes(shard.derived)
+    rebuild_started = time.perf_counter()
+    rebuilt = shard.rebuild()
+    rebuild_s = time.perf_counter() - rebuild_started
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    budget = f" budget {config.max_comments:,}" if config.max_comments < n else ""
+    core = n / (probe_s + match_s)
     print(
-        f"{n:>9,} comments  store={store:<7}{budget} {n / seconds:8,.0f} comments/s  "
-        f"({seconds * 1e6 / n:5.0f} us each)  index: {kept:,} comments, {entries:,} entries, "
-        f"{size / max(kept, 1):6.0f} bytes/comment (keys + JSON values)  labels={labels}  "
-        f"gen {gen_s:.0f} s  max RSS {rss_mb:,.0f} MB",
+        f"{n:>9,} comments  records={records_kind} derived={derived_kind}"
+        f"{f' budget {budget:,}' if budget else ''}: core {core:7,.0f} comments/s "
+        f"(probe {probe_s * 1e6 / n:4.0f} us + match {match_s * 1e6 / n:4.0f} us each); "
+        f"{kept:,} comments held: records {r_size / kept:4.0f} B/comment ({r_entries:,} entries), "
+        f"derived {d_size / kept:4.0f} B/comment ({d_entries:,} entries), "
+        f"total {(r_size + d_size) / kept:4.0f} B; rebuild {rebuild_s:5.1f} s "
+        f"({rebuild_s * 100_000 / max(rebuilt, 1):4.1f} s per 100k); labels={labels}; "
+        f"gen {gen_s:.0f} s; max RSS {rss_mb:,.0f} MB",
         flush=True,
     )
-    if store != "dict":
-        index.db.close()
+    for store in (shard.records, shard.derived):
+        if isinstance(store, RocksStore):
+            store.db.close()
     tmp.cleanup()
 
 
 def stream_costs(config: DuplicateConfig, n: int = 5000) -> None:
-    """What each comment costs in the stream, beyond the core: Kafka messages and changelog writes."""
+    """What each comment costs in the stream beyond the core: shard messages, Probe bytes on the
+    wire, and changelog writes (one record per involved shard; evictions delete them later)."""
     events = generate(n, seed=2).events
-    probes = [
-        probe(config, e["id"], None, e["thread_id"], 0.0, e["text"])
+    probes: list[Probe] = [
+        p
         for e in events
-        if not is_empty(e["text"])
+        if not is_empty(e["text"]) and (p := probe(config, e["id"], None, e["thread_id"], 0.0, e["text"]))
     ]
-    probes = [p for p in probes if p is not None]
-    keys = len(probes[0].keys)
-    print(f"stream costs per comment ({keys} index keys):")
+    wire = sum(len(p.to_bytes()) for p in probes) / len(probes)
+    text = sum(len(p.text) for p in probes) / len(probes)
+    print(
+        f"stream costs per comment ({len(probes[0].keys)} index keys; Probe.to_bytes() {wire:.0f} bytes on "
+        f"average, {text:.0f} of them the compressed text):"
+    )
     for partitions in (1, 2, 4, 8):
         shards = sum(len(keys_by_partition(p.keys, partitions)) for p in probes) / len(probes)
-        joined = sum(len(keys_by_partition(p.keys, partitions)) > 1 for p in probes) / len(probes)
-        # one shard message per involved partition, one reply each, the verdict; changelog: every
-        # key; per involved partition a doc row, a log row and the log head; a join-table write per
-        # reply when joined (the last one marks it done). Evictions later delete what was written.
-        messages = shards + shards + 1
-        changelog = keys + 3 * shards + (shards * joined)
-        started = time.perf_counter()
-        for p in probes[:2000]:
-            for part, ks in keys_by_partition(p.keys, partitions).items():
-                orjson.loads(
-                    orjson.dumps({"id": p.sighting.comment_id, "n": part, "k": ks, "p": p.to_dict()})
-                )
-        codec_us = (time.perf_counter() - started) * 1e6 / min(2000, len(probes))
         print(
-            f"  partitions={partitions}: {shards:.2f} shard messages, {messages:.2f} Kafka messages, "
-            f"{changelog:.1f} changelog writes, joined {joined:.0%}, shard message codec {codec_us:.0f} us"
+            f"  partitions={partitions}: {shards:.2f} shards involved -> {shards:.2f} shard requests, "
+            f"{shards:.2f} changelog writes (records) + the same in deletes once evicted"
         )
 
 
-def main(argv: list[str]) -> None:
-    config = DuplicateConfig()
-    print(
-        f"MinHash k={config.params.k} bands={config.params.bands} rows={config.params.rows}, "
-        f"threshold {config.threshold}, window {config.window:.0f} s, max {config.max_per_key} rows per key"
-    )
-    plans = [_plan(a) for a in argv] or [
-        (100_000, "dict", 0),
-        (100_000, "rocksdb", 0),
-        (1_000_000, "rocksdb", 0),
+def _load_revision(rev: str, where: str) -> Any:
+    """That revision's duplicates core as a package of its own (its imports rewritten to it)."""
+    package = f"{where}/baseline_core"
+    subprocess.run(["mkdir", "-p", package], check=True)
+    for name in ("duplicates", "minhash", "text"):
+        source = subprocess.run(
+            ["git", "show", f"{rev}:streamproc/detect/{name}.py"], check=True, capture_output=True, text=True
+        ).stdout
+        source = re.sub(r"streamproc\.detect\.(duplicates|minhash|text)", r"baseline_core.\1", source)
+        with open(f"{package}/{name}.py", "w") as f:
+            f.write(source)
+    open(f"{package}/__init__.py", "w").close()
+    sys.path.insert(0, where)
+    return importlib.import_module("baseline_core.duplicates")
+
+
+def against(rev: str, n: int, block: int = 1000) -> None:
+    """The old core and this one on the same comments, alternating blocks of `block`."""
+    tmp = tempfile.TemporaryDirectory(prefix="bench-dups-old-")
+    old = _load_revision(rev, tmp.name)
+    events = generate(n, seed=1).events
+    rows = [
+        (e["id"], e["author"]["id"], e["thread_id"], parse_time(e["posted_at"], "t"), e["text"])
+        for e in events
     ]
+    old_config, old_index = old.DuplicateConfig(), {}
+    config = DuplicateConfig()
+    shard = DuplicateShard(config, 0, {}, {})
+    spent = {"old": 0.0, "new": 0.0}
+    for lo in range(0, n, block):
+        chunk = rows[lo : lo + block]
+        started = time.perf_counter()
+        for row in chunk:
+            old.check_duplicate(old_config, old_index, *row)
+        spent["old"] += time.perf_counter() - started
+        started = time.perf_counter()
+        for row in chunk:
+            if not is_empty(row[4]) and (p := probe(config, *row)) is not None:
+                verdict(p, shard.match_and_index(p, p.keys))
+        spent["new"] += time.perf_counter() - started
+    old_bytes = sum(len(k) + len(orjson.dumps(v)) for k, v in old_index.items())
+    new_records = store_bytes(shard.records)[1]
+    new_derived = store_bytes(shard.derived)[1]
+    kept = shard.remembered()
+    print(
+        f"{n:,} comments, {rev} vs this tree, same run: {n / spent['old']:,.0f} vs {n / spent['new']:,.0f} "
+        f"comments/s ({spent['old'] / spent['new']:.1f}x); state {old_bytes / kept:.0f} B/comment vs "
+        f"{new_records / kept:.0f} B records + {new_derived / kept:.0f} B derived"
+    )
+    tmp.cleanup()
+
+
+def main(argv: list[str]) -> None:
+    if argv[:1] == ["--against"]:
+        against(argv[1], int(argv[2]) if len(argv) > 2 else 100_000)
+        return
+    config = DuplicateConfig()
+    params = config.params
+    print(
+        f"MinHash k={params.k} {params.layout.bands}x{params.layout.rows} (+{params.short_layout.bands}x"
+        f"{params.short_layout.rows} for texts of <= {params.short_shingles} shingles), threshold "
+        f"{config.threshold}, window {config.window:.0f} s, max {config.max_per_key} comments per key"
+    )
+    plans = [_plan(a) for a in argv] or [(100_000, "dict", "dict", 0), (100_000, "dict", "rocksdb", 0)]
     stream_costs(config)
-    for n, store, budget in plans:
-        run(n, store, replace(config, max_comments=budget) if budget else config)
+    for n, records_kind, derived_kind, budget in plans:
+        run(n, records_kind, derived_kind, budget)
 
 
-def _plan(arg: str) -> tuple[int, str, int]:
-    """N[:store[:budget]], e.g. 200000:dict:50000 (a budget below N measures eviction too)."""
+def _plan(arg: str) -> tuple[int, str, str, int]:
+    """N[:records[:derived[:budget]]], e.g. 200000:dict:dict:50000 (a budget below N: evictions)."""
     parts = arg.split(":")
-    return int(parts[0]), parts[1] if len(parts) > 1 else "rocksdb", int(parts[2]) if len(parts) > 2 else 0
+    records = parts[1] if len(parts) > 1 else "dict"
+    derived = parts[2] if len(parts) > 2 else "dict"
+    return int(parts[0]), records, derived, int(parts[3]) if len(parts) > 3 else 0
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@ comments: the written comparison behind the duplicates stage's choice of MinHash
 
     .venv/bin/python bench/bench_near_dup_methods.py            # 20,000 comments
     .venv/bin/python bench/bench_near_dup_methods.py 5000       # a smaller corpus
+    .venv/bin/python bench/bench_near_dup_methods.py 20000 short   # real-like short comments
 
 Corpus: streamproc.gen.near_dups (seed 7, as tests/quality/test_duplicates_quality.py). Each comment
 is normalised as the stage does it and cut into character 5-gram shingles. Ground truth: every pair
@@ -15,7 +16,8 @@ verification), and a true pair is found when its two comments share a key. Figur
 keys/comment, recall of true pairs (all, and J in [0.5, 0.6)), mean candidates/comment. The index
 is unbounded here (the stage caps each key at MAX_PER_KEY comments; that caps candidates, not keys).
 
-MinHash: streamproc.detect.minhash.MinHasher, k=5, for several (bands, rows).
+MinHash: streamproc.detect.minhash.MinHasher (one-byte rows, as the stage keeps them), k=5, for
+several (bands, rows); a band's key is its row bytes.
 SimHash: 64 bits, unweighted sum over the same shingle hashes (one vote per distinct shingle, as
 Jaccard counts them). First the Hamming distance of true pairs by Jaccard bucket against random
 non-pairs; then the block index for radius r: the 64 bits in r+1 blocks, one key per block, so every
@@ -24,6 +26,7 @@ pair within distance r shares a key (pigeonhole). Not a test: it prints figures.
 
 from __future__ import annotations
 
+import hashlib
 import sys
 import time
 from collections.abc import Sequence
@@ -32,11 +35,11 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from streamproc.detect.duplicates import MAX_DOC_CHARS, MIN_CHARS, THRESHOLD, fingerprint, is_empty
-from streamproc.detect.minhash import LshParams, MinHasher, shingles
+from streamproc.detect.duplicates import MAX_DOC_CHARS, MIN_CHARS, THRESHOLD, is_empty
+from streamproc.detect.minhash import Layout, LshParams, MinHasher, shingles
 from streamproc.detect.text import normalise_duplicate
+from streamproc.gen import near_dups, short_comments
 from streamproc.gen.allpairs import exact_pairs
-from streamproc.gen.near_dups import generate
 
 U64 = npt.NDArray[np.uint64]
 I64 = npt.NDArray[np.int64]
@@ -71,10 +74,13 @@ class Result:
 # --- corpus and ground truth ---------------------------------------------------------------------
 
 
-def load_corpus(n: int) -> tuple[list[str], list[U64]]:
+def load_corpus(n: int, corpus: str = "long") -> tuple[list[str], list[U64]]:
     """Normalised text and shingle set of every non-empty comment, in stream order."""
     norms, sets = [], []
-    for e in generate(n, seed=SEED).events:
+    events = (
+        near_dups.generate(n, seed=SEED).events if corpus == "long" else short_comments.generate(n).events
+    )
+    for e in events:
         norm = normalise_duplicate(e["text"])[:MAX_DOC_CHARS]
         if is_empty(e["text"]) or len(norm) < MIN_CHARS:
             continue
@@ -99,7 +105,10 @@ def exact_truth(sets: list[U64], t: float) -> Truth:
 
 def fingerprint_column(norms: list[str]) -> U64:
     """The stage's exact-duplicate key as a number (one column of the key matrix)."""
-    return np.array([int(fingerprint(s)[1:], 16) for s in norms], dtype=np.uint64)
+    return np.array(
+        [int.from_bytes(hashlib.blake2b(s.encode(), digest_size=8).digest(), "big") for s in norms],
+        dtype=np.uint64,
+    )
 
 
 def mean_candidates(keys: U64) -> float:
@@ -137,9 +146,11 @@ def evaluate(name: str, keys: U64, truth: Truth) -> Result:
 
 
 def minhash_keys(sets: list[U64], bands: int, rows: int) -> U64:
-    """The band keys of every comment (the value part of the stage's `b<band><hash>` keys)."""
-    hasher = MinHasher(LshParams(k=K, bands=bands, rows=rows))
-    return np.array([[int(key[3:], 16) for key in hasher.band_keys(s)] for s in sets], dtype=np.uint64)
+    """The band keys of every comment: each band's row bytes as one number."""
+    hasher = MinHasher(LshParams(k=K, layout=Layout(bands, rows)))
+    weights = np.array([1 << (8 * (rows - 1 - j)) for j in range(rows)], dtype=np.uint64)
+    sigs = np.array([list(hasher.signature(s)) for s in sets], dtype=np.uint64)
+    return (sigs.reshape(len(sets), bands, rows) * weights).sum(axis=2, dtype=np.uint64)
 
 
 # --- SimHash -------------------------------------------------------------------------------------
@@ -238,9 +249,9 @@ def summary(method: str, results: list[Result]) -> str:
     return f"  {method:<8} fewest keys: {describe(by_keys)}; fewest candidates: {describe(by_cands)}"
 
 
-def main(n: int) -> None:
+def main(n: int, corpus: str = "long") -> None:
     started = time.perf_counter()
-    norms, sets = load_corpus(n)
+    norms, sets = load_corpus(n, corpus)
     lengths = np.array([len(s) for s in norms])
     truth = exact_truth(sets, THRESHOLD)
     print(
@@ -254,7 +265,7 @@ def main(n: int) -> None:
     )
     fp = fingerprint_column(norms)[:, None]
 
-    print("\nMinHash LSH, bands x rows (k=5; the stage ships 16x3):")
+    print("\nMinHash LSH, bands x rows (k=5; the stage ships 16x3, plus 12x2 on texts under ~52 characters):")
     mh = [
         evaluate(f"{bands}x{rows}", np.hstack([fp, minhash_keys(sets, bands, rows)]), truth)
         for bands, rows in MINHASH_CONFIGS
@@ -280,4 +291,4 @@ def main(n: int) -> None:
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]) if len(sys.argv) > 1 else 20_000)
+    main(int(sys.argv[1]) if len(sys.argv) > 1 else 20_000, sys.argv[2] if len(sys.argv) > 2 else "long")

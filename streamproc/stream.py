@@ -46,7 +46,7 @@ from streamproc.health import Health
 from streamproc.metrics import Metrics
 from streamproc.recovery import SeekFirstTableManager
 from streamproc.stages import build_stages
-from streamproc.stages.duplicates import duplicate_config
+from streamproc.stages.duplicates import duplicate_config, wire
 from streamproc.stages.spam import SpamStage
 from streamproc.stages.stage import ApplyContext
 from streamproc.state import Shard, TablePartition
@@ -347,7 +347,11 @@ class StreamGroup:
         self.pending[(msg.partition, msg.offset)] = pending
         self.metrics.pending.set(len(self.pending))
         for q, requests in remote.items():
-            body = orjson.dumps({"r": msg.partition, "o": msg.offset, "q": q, "ops": requests})
+            body = orjson.dumps(
+                {"r": msg.partition, "o": msg.offset, "q": q, "ops": requests},
+                default=wire,
+                option=orjson.OPT_PASSTHROUGH_DATACLASS,  # the probe goes through `wire`
+            )
             pending.requests[q] = body
             await self.send(self.group.requests, None, body, partition=q)
             self.metrics.state_requests.inc()

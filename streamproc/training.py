@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import csv
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,12 +19,17 @@ import orjson
 
 from streamproc.config import Settings, load_settings
 from streamproc.detect.features import AuthorActivity
-from streamproc.detect.model import LinearModel, train
-from streamproc.detect.spam import spam_input
+from streamproc.detect.learn import TrainOptions, train
+from streamproc.detect.model import LinearModel
+from streamproc.detect.ngrams import name_hash
+from streamproc.detect.spam import SpamInput, spam_input
 from streamproc.errors import ConfigError, DecodeError
-from streamproc.events import Comment, Envelope, comment_from_dict
+from streamproc.events import Comment, Envelope, StageResult, comment_from_dict
+from streamproc.gen.labelled import Labelled
 
 EVAL_THRESHOLDS = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9)
+WORST_FALSE_POSITIVES = 10  # ham listed by `eval`, highest score first
+TEXT_PREVIEW = 100  # characters of a comment shown in the eval report
 TEXT_COLUMNS = ("text", "CONTENT", "content", "comment", "body", "message")
 LABEL_COLUMNS = ("label", "CLASS", "class", "is_spam", "spam")
 SPAM_VALUES = ("spam", "1", "true", "True")
@@ -152,28 +157,90 @@ def _in_time_order(examples: Sequence[Example]) -> list[Example]:
     return sorted(examples, key=lambda e: e.comment.posted_at)  # stable: file order within a time
 
 
-def score_examples(examples: Sequence[Example], settings: Settings, model: LinearModel | None) -> list[float]:
-    """The spam score of each example, in the given order, as the stream would compute it."""
+def judge_examples(
+    examples: Sequence[Example], settings: Settings, model: LinearModel | None
+) -> list[StageResult]:
+    """The spam stage's result for each example, in the given order, as the stream computes it
+    (all stages run over the examples in time order)."""
     pipeline = _pipeline(settings, model)
-    scores: dict[int, float] = {}
+    results: dict[int, StageResult] = {}
     for ex in _in_time_order(examples):
         env = Envelope(ex.comment, {}, 0.0)
         pipeline.run(env)
-        scores[id(ex)] = env.stages["spam"].score
-    return [scores[id(ex)] for ex in examples]
+        results[id(ex)] = env.stages["spam"]
+    return [results[id(ex)] for ex in examples]
 
 
-def fit(examples: Sequence[Example], settings: Settings, *, epochs: int = 6, seed: int = 0) -> LinearModel:
-    """Train a model from labelled examples, with the signals the stream computes."""
+def score_examples(examples: Sequence[Example], settings: Settings, model: LinearModel | None) -> list[float]:
+    """The spam score of each example, in the given order, as the stream would compute it."""
+    return [r.score for r in judge_examples(examples, settings, model)]
+
+
+def spam_inputs(examples: Sequence[Example], settings: Settings) -> list[SpamInput]:
+    """The spam stage's input for each example, in the given order, with the signals the stream
+    computes (links, duplicates and author state run over the examples in time order)."""
     pipeline = _pipeline(settings, None)
-    rows = []
+    inputs: dict[int, SpamInput] = {}
     for ex in _in_time_order(examples):
         env = Envelope(ex.comment, {}, 0.0)
-        done = pipeline.run(env)
+        done = pipeline.run(env)  # links, duplicates and the author state, as the stream has them
         author = done.answers.get("spam") or []
         activity = AuthorActivity(*author[0]) if author else None
-        rows.append((spam_input(ex.comment, env.stages, activity).features, ex.label))
-    return train(rows, epochs=epochs, seed=seed)
+        inputs[id(ex)] = spam_input(ex.comment, env.stages, activity)
+    return [inputs[id(ex)] for ex in examples]
+
+
+def fit(
+    examples: Sequence[Example], settings: Settings, *, options: TrainOptions | None = None
+) -> LinearModel:
+    """Train a model from labelled examples, with the signals the stream computes."""
+    inputs = spam_inputs(examples, settings)
+    rows = [(inp.vector, ex.label) for inp, ex in zip(inputs, examples, strict=True)]
+    signals = {name_hash(name) for inp in inputs for name in inp.names if name.startswith("s:")}
+    # Threads stand for sources: calibration folds keep each thread whole.
+    groups = [ex.comment.thread_id for ex in examples]
+    return train(rows, options=options, structured=signals, groups=groups)
+
+
+def labelled_examples(
+    rows: Sequence[Labelled], *, text_only: bool, thread: str = "labelled"
+) -> list[Example]:
+    """Examples from generated rows: whole comment events, or (`text_only`) only the text in
+    one thread at one time, as `eval` reads a CSV with text and label columns alone."""
+    if not text_only:
+        return [Example(comment_from_dict(r.to_event()), int(r.label == "spam")) for r in rows]
+    return [
+        Example(
+            comment_from_dict({"id": r.id, "thread_id": thread, "text": r.text, "posted_at": EPOCH}),
+            int(r.label == "spam"),
+        )
+        for r in rows
+    ]
+
+
+def leave_one_source_out(
+    train_sources: Mapping[str, Sequence[Example]],
+    judge_sources: Mapping[str, Sequence[Example]],
+    settings: Settings,
+    fitter: Callable[[list[Example]], LinearModel] | None,
+) -> tuple[dict[str, dict[str, Any]], dict[str, Any]]:
+    """For each source: train on the other sources of `train_sources` (no training when
+    `fitter` is None: the rules), judge the source in `judge_sources` at the hold threshold.
+    Returns the figures per source and over all judged comments pooled."""
+    hold = settings.hold_threshold
+    per: dict[str, dict[str, Any]] = {}
+    labels: list[int] = []
+    scores: list[float] = []
+    for name, judged in judge_sources.items():
+        model = None
+        if fitter is not None:
+            model = fitter([e for other, ex in train_sources.items() if other != name for e in ex])
+        s = score_examples(judged, settings, model)
+        y = [e.label for e in judged]
+        per[name] = metrics_at(y, s, hold)
+        labels += y
+        scores += s
+    return per, metrics_at(labels, scores, hold)
 
 
 def metrics_at(labels: Sequence[int], scores: Sequence[float], threshold: float) -> dict[str, Any]:
@@ -199,6 +266,73 @@ def evaluate(
     return [metrics_at(labels, scores, t) for t in sorted(set(thresholds))]
 
 
+def reason_counts(labels: Sequence[int], results: Sequence[StageResult]) -> list[dict[str, Any]]:
+    """How often each reason code fired on spam and on ham, the codes that fire on ham first
+    (those are the rules a moderator would look at)."""
+    counts: dict[str, list[int]] = {}
+    for y, result in zip(labels, results, strict=True):
+        for code in {r.code for r in result.reasons}:
+            counts.setdefault(code, [0, 0])[0 if y else 1] += 1
+    rows = [{"code": code, "spam": s, "ham": h} for code, (s, h) in counts.items()]
+    rows.sort(key=lambda r: (-r["ham"], -r["spam"], r["code"]))
+    return rows
+
+
+def worst_false_positives(
+    examples: Sequence[Example], results: Sequence[StageResult], threshold: float, limit: int
+) -> list[dict[str, Any]]:
+    """The highest-scored ham at or above `threshold`, with their reasons and text cut short."""
+    ham = [
+        (r.score, e, r)
+        for e, r in zip(examples, results, strict=True)
+        if not e.label and r.score >= threshold
+    ]
+    ham.sort(key=lambda t: (-t[0], t[1].comment.id))
+    return [
+        {
+            "comment_id": e.comment.id,
+            "score": round(score, 4),
+            "text": cut(e.comment.text),
+            "reasons": [
+                {"code": r.code, "weight": round(r.weight, 3), "evidence": r.evidence} for r in res.reasons
+            ],
+        }
+        for score, e, res in ham[:limit]
+    ]
+
+
+def cut(text: str, limit: int = TEXT_PREVIEW) -> str:
+    """One line of at most `limit` characters."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def eval_report(
+    examples: Sequence[Example],
+    results: Sequence[StageResult],
+    *,
+    hold: float,
+    reject: float,
+    sweep: Sequence[float] = EVAL_THRESHOLDS,
+    worst: int = WORST_FALSE_POSITIVES,
+) -> dict[str, Any]:
+    """What `streamproc eval` reports: the figures at the configured hold and reject thresholds,
+    the sweep, per-reason counts and the worst false positives at hold."""
+    labels = [e.label for e in examples]
+    scores = [r.score for r in results]
+    return {
+        "comments": len(examples),
+        "spam": sum(labels),
+        "configured": {
+            "hold": metrics_at(labels, scores, hold),
+            "reject": metrics_at(labels, scores, reject),
+        },
+        "thresholds": evaluate(labels, scores, [*sweep, hold, reject]),
+        "reasons": reason_counts(labels, results),
+        "false_positives": worst_false_positives(examples, results, hold, worst),
+    }
+
+
 # --- CLI -----------------------------------------------------------------------------------------
 def _columns(args: argparse.Namespace) -> Columns:
     return Columns(args.text_col, args.label_col, args.spam_value, args.author_col, args.time_col)
@@ -211,7 +345,10 @@ def _settings(args: argparse.Namespace) -> Settings:
 def cmd_train(args: argparse.Namespace) -> int:
     examples = read_labelled(Path(args.data), _columns(args))
     settings = _settings(args)
-    model = fit(examples, settings, epochs=args.epochs, seed=args.seed)
+    options = TrainOptions(
+        c=args.c, iterations=args.iterations, calibrate=not args.no_calibrate, seed=args.seed
+    )
+    model = fit(examples, settings, options=options)
     model.meta["source"] = Path(args.data).name
     data = model.to_bytes()
     try:
@@ -237,32 +374,69 @@ def cmd_eval(args: argparse.Namespace) -> int:
     examples = read_labelled(Path(args.data), _columns(args))
     settings = _settings(args)
     model = load_model_file(args.model) if args.model else None
-    scores = score_examples(examples, settings, model)
-    labels = [e.label for e in examples]
-    thresholds = [*EVAL_THRESHOLDS, settings.hold_threshold, settings.reject_threshold]
-    rows = evaluate(labels, scores, thresholds)
+    results = judge_examples(examples, settings, model)
     report = {
         "data": str(args.data),
         "model": args.model or "rules",
         "model_version": model.version if model else 0,
-        "comments": len(examples),
-        "spam": sum(labels),
-        "thresholds": rows,
+        **eval_report(
+            examples,
+            results,
+            hold=settings.hold_threshold,
+            reject=settings.reject_threshold,
+            worst=args.worst,
+        ),
     }
     if args.json:
         sys.stdout.write(orjson.dumps(report, option=orjson.OPT_INDENT_2).decode() + "\n")
         return 0
-    print(f"{report['comments']} comments, {report['spam']} spam; scorer: {report['model']}")
-    print(
-        f"{'threshold':>9} {'precision':>9} {'recall':>7} {'f1':>6} {'tp':>6} {'fp':>6} {'fn':>6} {'tn':>6}"
-    )
-    for r in rows:
-        c = r["confusion"]
-        print(
-            f"{r['threshold']:>9.2f} {r['precision']:>9.3f} {r['recall']:>7.3f} {r['f1']:>6.3f} "
-            f"{c['tp']:>6} {c['fp']:>6} {c['fn']:>6} {c['tn']:>6}"
-        )
+    print(format_report(report))
     return 0
+
+
+def _metrics_line(name: str, r: dict[str, Any]) -> str:
+    c = r["confusion"]
+    return (
+        f"{name:>9} {r['threshold']:>9.2f} {r['precision']:>9.3f} {r['recall']:>7.3f} {r['f1']:>6.3f} "
+        f"{c['tp']:>6} {c['fp']:>6} {c['fn']:>6} {c['tn']:>6}"
+    )
+
+
+def format_report(report: dict[str, Any]) -> str:
+    """The eval report as a moderator reads it: configured thresholds, sweep, reasons, worst
+    false positives."""
+    header = f"{'':>9} {'threshold':>9} {'precision':>9} {'recall':>7} {'f1':>6} {'tp':>6} {'fp':>6} {'fn':>6} {'tn':>6}"
+    lines = [
+        f"{report['comments']} comments, {report['spam']} spam; scorer: {report['model']}",
+        "",
+        "at the configured thresholds",
+        header,
+        _metrics_line("hold", report["configured"]["hold"]),
+        _metrics_line("reject", report["configured"]["reject"]),
+        "",
+        "threshold sweep",
+        header,
+        *(_metrics_line("", r) for r in report["thresholds"]),
+        "",
+        "reasons fired (on spam / on ham)",
+        f"{'code':<28} {'spam':>6} {'ham':>6}",
+        *(f"{r['code']:<28} {r['spam']:>6} {r['ham']:>6}" for r in report["reasons"]),
+        "",
+    ]
+    hold = report["configured"]["hold"]["threshold"]
+    fps = report["false_positives"]
+    if not fps:
+        lines.append(f"no ham scored at or above hold ({hold:.2f})")
+    else:
+        lines.append(f"worst false positives (ham at or above hold {hold:.2f}, highest first)")
+        for fp in fps:
+            why = ", ".join(
+                f"{r['code']} {r['weight']:.2f}" + (f" ({r['evidence']})" if r["evidence"] else "")
+                for r in fp["reasons"]
+            )
+            lines.append(f"  {fp['score']:.3f}  {fp['comment_id']}  {fp['text']}")
+            lines.append(f"         {why or 'no reasons'}")
+    return "\n".join(lines)
 
 
 def cmd_model_push(args: argparse.Namespace) -> int:
@@ -293,14 +467,25 @@ def register_cli(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
     p = sub.add_parser("train", help="train the spam model from a labelled file (no broker)")
     _data_args(p)
     p.add_argument("-o", "--output", required=True, help="model file to write")
-    p.add_argument("--epochs", type=int, default=6, help="passes over the data (6)")
-    p.add_argument("--seed", type=int, default=0, help="shuffling seed (0)")
+    defaults = TrainOptions()
+    p.add_argument(
+        "--c", type=float, default=defaults.c, help=f"inverse regularisation strength ({defaults.c})"
+    )
+    p.add_argument(
+        "--iterations",
+        type=int,
+        default=defaults.iterations,
+        help=f"optimiser iterations ({defaults.iterations})",
+    )
+    p.add_argument("--no-calibrate", action="store_true", help="skip Platt calibration of the scores")
+    p.add_argument("--seed", type=int, default=0, help="seed of the calibration folds (0)")
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("eval", help="precision, recall and F1 of the spam score on a labelled file")
     _data_args(p)
     p.add_argument("--model", help="model file from `train` (default: the rules alone)")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.add_argument("--worst", type=int, default=WORST_FALSE_POSITIVES, help="false positives to list (10)")
     p.set_defaults(func=cmd_eval)
 
     p = sub.add_parser("model", help="manage the spam model shared by the workers")

@@ -1,101 +1,109 @@
 """Duplicate detection: exact and near repeats of earlier comments by the same author, in the same
 thread, or across threads (a campaign), over a bounded time window.
 
-How: the text is normalised (`text.normalise_duplicate`), cut into character 5-grams, and
-MinHash-ed into LSH band keys (`minhash.py`); with the exact fingerprint these are the comment's
-index keys. An index (any MutableMapping: a Faust table per partition in the stream, a dict
-offline) maps each key to the recent comments that had it, and holds one row per comment (`doc`)
-with its normalised text, so candidates are verified with the exact Jaccard similarity of their
-shingles: precision does not depend on the MinHash estimate.
+How: the text is normalised (`text.normalise_duplicate`), cut into character 5-grams and MinHash-ed
+into a signature of one-byte values whose bands are the comment's index keys (`minhash.py`).
+A candidate (an earlier comment sharing a band key) is first judged by its signature: the share of
+equal bytes estimates the Jaccard similarity, and a candidate estimated far below the threshold is
+dropped without touching its text. The rest (true copies and the few near the threshold) are
+verified with the exact Jaccard similarity of their shingles, from the normalised text each comment
+keeps (compressed), so precision does not depend on the estimate.
 
-Bounds: each shard also keeps a log of its comments in arrival order (`l<shard>:<seq>` rows and a
-head row `q<shard>` = [oldest seq, next seq, stream time]). Every new comment appends to it and
-evicts from the old end what has left the window or exceeds the size budget (MAX_COMMENTS per
-shard), a few at a time: eviction deletes the comment's doc row and every index key that refers
-only to forgotten comments. State is bounded without ever scanning the index, and the head row
-counts what a shard holds.
+The core is split so that the stream can spread it over partitions:
 
-The core is split so that the stream can spread it over partitions: `probe()` computes the keys
-(no state), `match_and_index()` checks and updates one shard of the index for the keys that live
-there, and `verdict()` combines the matches from every shard into the stage result. Offline, one
-dict is the only shard, and the result is the same as the stream's on a single partition.
+- `probe()` computes the normalised text, signature and band keys (no state); a `Probe` travels
+  as `to_bytes()` (a 29-byte head, the id, the 48-byte signature, 4 bytes per key and the
+  compressed text: 277 bytes on average on `gen.near_dups`) to the shards that own its keys
+  (`keys_by_partition`);
+- `DuplicateShard.match_and_index()` checks and updates one shard: `records` (durable, changelogged)
+  gets one write per new comment and one delete per forgotten one; `derived` (local, rebuilt from
+  `records` whenever it is lost) holds the band-key index and the arrival order;
+- `verdict()` combines the matches from every shard into the stage result.
 
-Parameters were measured on `streamproc.gen.near_dups` (20,000 comments, see
-tests/quality/test_duplicates_quality.py): 5-grams separate edited copies from unrelated comments
-on the same topic better than 3- or 4-grams; at Jaccard 0.5 the near copies are in and almost no
-unrelated comments are; 16 bands of 3 rows find >99% of the pairs above 0.5 while keeping each
-comment at 17 index keys (each key is a changelog write in the stream).
+Offline (`check_duplicate`), one shard with two dicts is the whole index, and the result is the
+same as the stream's on a single partition. State layout and sizing: docs/duplicates.md.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import struct
 import zlib
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
+import numpy as np
 
-from streamproc.detect.minhash import LshParams, MinHasher, jaccard_sets, shingle_hashes, shingle_set
+from streamproc.detect.minhash import Layout, LshParams, MinHasher, shingle_hashes, shingle_set
 from streamproc.detect.text import normalise, normalise_duplicate
 from streamproc.events import Reason, StageResult
 
-VERSION = "duplicates-2"
+VERSION = "duplicates-3"
 WINDOW_SECONDS = 7 * 24 * 3600.0  # a week: spam campaigns and double posts recur within days
 THRESHOLD = 0.5  # Jaccard of 5-gram sets at or above which two comments are near-duplicates
-PARAMS = LshParams(k=5, bands=16, rows=3)
+# 16 bands of 3 rows for every text (P(share a key) = 0.88 at J 0.5, 0.999 at 0.7); texts of at
+# most 48 distinct 5-grams (about 50 characters) also get 12 bands of 2 rows from 24 rows of their
+# own, because near copies of short comments sit at J 0.5-0.65 (tests/quality, short corpus).
+PARAMS = LshParams(k=5, layout=Layout(16, 3), short_layout=Layout(12, 2, first=48), short_shingles=48)
 MAX_PER_KEY = 24  # comments remembered per index key: the oldest in the window and the newest
 MAX_DOC_CHARS = 2000  # normalised text kept per comment for verification; longer is cut
 MIN_CHARS = 3  # shorter texts ("ok", "+1", "!!!") are empty or junk, not compared
 MAX_MATCH_IDS = 5  # earlier comments listed in the verdict
-# Size budget: comments remembered per shard (index partition). The bench measured 890-950 bytes
-# of keys and values per comment, so the default caps a partition's index near 1 GB; the window
-# (a week) is what normally bounds it.
+MAX_MATCHES = 32  # matches a shard returns (and memoises) per comment: the earliest
+# A candidate whose signature estimate is this far below the threshold is dropped unverified, one
+# this far above it is taken with the estimate as its similarity; only those in between (and exact
+# copies, by their text, and candidates of short texts, whose exact Jaccard is cheap) are compared
+# exactly. The estimate over 48 one-byte rows has a standard deviation of at most 0.072, so 0.2 is
+# 2.8 of them: a pair at the threshold lands on the wrong side about once in 400, and pairs that
+# close are a few percent of all (tests/quality: precision and recall against exact all-pairs stay
+# >= 0.99; a margin of 0.25 costs a fifth more exact comparisons for no measurable gain).
+REJECT_MARGIN = 0.2
+# Size budget: comments remembered per shard. The bench measures about 235 bytes of records and
+# 115 bytes of derived index per comment, so the default caps a shard near 350 MB; the window (a
+# week) is what normally bounds it.
 MAX_COMMENTS = 1_000_000
 EVICT_BATCH = 8  # evictions per new comment at most: a backlog after a pause is spread out
+SHINGLE_CACHE = 8192  # candidates' shingle sets kept per process (about 10 kB each)
 MAX_CLOCK_SKEW = 3600.0  # a posted_at further ahead of the wall clock does not move stream time
 
-Index = MutableMapping[str, Any]
+OnEvict = Callable[[str], None]
+
+
+def _id_hash(value: str | None) -> int:
+    """A 32-bit hash of an author or thread id (0 is "no author"): scopes only compare them, and
+    two ids of one comment's few matches collide about once in four billion comparisons."""
+    if value is None:
+        return 0
+    return int.from_bytes(hashlib.blake2b(value.encode(), digest_size=4).digest(), "big") or 1
 
 
 @dataclass(slots=True, frozen=True)
 class Sighting:
-    """A comment as the index remembers it."""
+    """A comment as the index remembers it: author and thread as hashes (only compared)."""
 
     comment_id: str
-    author: str | None
-    thread_id: str
+    author: int  # 0: no author
+    thread: int
     at: float
 
     def to_list(self) -> list[Any]:
-        return [self.comment_id, self.author, self.thread_id, self.at]
+        return [self.comment_id, self.author, self.thread, self.at]
 
     @classmethod
     def from_list(cls, row: Sequence[Any]) -> Sighting:
         return cls(row[0], row[1], row[2], row[3])
 
-
-@dataclass(slots=True, frozen=True)
-class Probe:
-    """What the index needs to check and remember one comment: who, when, the normalised text
-    and its index keys (exact fingerprint first, then the LSH band keys)."""
-
-    sighting: Sighting
-    norm: str
-    keys: tuple[str, ...]
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"s": self.sighting.to_list(), "n": self.norm, "k": list(self.keys)}
-
     @classmethod
-    def from_dict(cls, obj: dict[str, Any]) -> Probe:
-        return cls(Sighting.from_list(obj["s"]), obj["n"], tuple(obj["k"]))
+    def of(cls, comment_id: str, author: str | None, thread_id: str, at: float) -> Sighting:
+        return cls(comment_id, _id_hash(author), _id_hash(thread_id), at)
 
 
 @dataclass(slots=True, frozen=True)
 class Match:
-    """An earlier comment found similar enough."""
+    """An earlier comment found similar enough (similarity rounded to 4 places)."""
 
     sighting: Sighting
     similarity: float
@@ -108,6 +116,56 @@ class Match:
         return cls(Sighting.from_list(row[:4]), float(row[4]))
 
 
+_PROBE_HEAD = struct.Struct(">BdII8sHBB")  # version, at, author, thread, fingerprint, id, sig, keys
+_WIRE_VERSION = 1
+
+
+@dataclass(slots=True, frozen=True)
+class Probe:
+    """What a shard needs to check and remember one comment: who and when, the signature, the
+    band keys, and the normalised text (raw deflate) for exact verification."""
+
+    sighting: Sighting
+    fingerprint: bytes  # 8 bytes: the exact-duplicate identity of the normalised text
+    sig: bytes
+    keys: tuple[int, ...]
+    text: bytes
+
+    def to_bytes(self) -> bytes:
+        s = self.sighting
+        cid = s.comment_id.encode()
+        head = _PROBE_HEAD.pack(
+            _WIRE_VERSION, s.at, s.author, s.thread, self.fingerprint, len(cid), len(self.sig), len(self.keys)
+        )
+        return b"".join((head, cid, self.sig, struct.pack(f">{len(self.keys)}I", *self.keys), self.text))
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> Probe:
+        version, at, author, thread, fp, n_id, n_sig, n_keys = _PROBE_HEAD.unpack_from(data)
+        if version != _WIRE_VERSION:
+            raise ValueError(f"duplicate probe wire version {version}, expected {_WIRE_VERSION}")
+        i = _PROBE_HEAD.size
+        cid = data[i : i + n_id].decode()
+        i += n_id
+        sig = data[i : i + n_sig]
+        i += n_sig
+        keys = struct.unpack_from(f">{n_keys}I", data, i)
+        i += 4 * n_keys
+        return cls(Sighting(cid, author, thread, at), fp, sig, keys, data[i:])
+
+    def to_dict(self) -> dict[str, Any]:
+        """For JSON messages: the wire bytes in base64."""
+        return {"b": base64.b64encode(self.to_bytes()).decode()}
+
+    @classmethod
+    def from_dict(cls, obj: dict[str, Any]) -> Probe:
+        return cls.from_bytes(base64.b64decode(obj["b"]))
+
+    @property
+    def fingerprint_hex(self) -> str:
+        return "x" + self.fingerprint.hex()
+
+
 @dataclass(slots=True)
 class DuplicateConfig:
     window: float = WINDOW_SECONDS
@@ -116,14 +174,28 @@ class DuplicateConfig:
     max_per_key: int = MAX_PER_KEY
     max_comments: int = MAX_COMMENTS
     hasher: MinHasher = field(init=False, repr=False)
+    # Shingle sets of recently verified candidates, shared by every shard of a process and keyed
+    # by the compressed text itself (so never stale): same-topic comments meet the same earlier
+    # comments again and again, and building a set is most of an exact check.
+    shingle_cache: OrderedDict[bytes, set[str]] = field(init=False, repr=False, default_factory=OrderedDict)
 
     def __post_init__(self) -> None:
+        if max(self.params.layout.rows, self.params.short_layout.rows) > 3 or self.params.max_keys > 32:
+            # a band key is 4 bytes (band number, up to three row bytes); the key mask is 32 bits
+            raise ValueError(
+                f"duplicate LSH layout needs at most 3 rows per band and 32 bands: {self.params}"
+            )
         self.hasher = MinHasher(self.params)
 
 
-def fingerprint(norm: str) -> str:
-    """The exact-duplicate key of a normalised text."""
-    return "x" + hashlib.blake2b(norm.encode(), digest_size=8).hexdigest()
+def compress(norm: str) -> bytes:
+    """Raw deflate (no header): about two thirds of the normalised text's size. A 2 KiB window (the
+    text is at most MAX_DOC_CHARS) makes it three times faster than the default 32 KiB one."""
+    return zlib.compress(norm.encode(), 9, wbits=-11)
+
+
+def decompress(data: bytes) -> str:
+    return zlib.decompress(data, -15).decode()
 
 
 def is_empty(text: str) -> bool:
@@ -131,157 +203,415 @@ def is_empty(text: str) -> bool:
     return len(normalise(text)) < MIN_CHARS
 
 
-def _keys_of(norm: str, config: DuplicateConfig) -> list[str]:
-    return [fingerprint(norm), *config.hasher.band_keys(shingle_hashes(norm, config.params.k))]
-
-
 def probe(
     config: DuplicateConfig, comment_id: str, author: str | None, thread_id: str, at: float, text: str
 ) -> Probe | None:
-    """The index keys of a comment; None when it is too short to compare (empty or junk)."""
+    """The signature and index keys of a comment; None when it is too short to compare."""
     norm = normalise_duplicate(text)[:MAX_DOC_CHARS]
     if len(norm) < MIN_CHARS:
         return None
-    return Probe(Sighting(comment_id, author, thread_id, at), norm, tuple(_keys_of(norm, config)))
+    sig = config.hasher.signature(shingle_hashes(norm, config.params.k))
+    return Probe(
+        Sighting.of(comment_id, author, thread_id, at),
+        hashlib.blake2b(norm.encode(), digest_size=8).digest(),
+        sig,
+        tuple(config.hasher.band_keys(sig)),
+        compress(norm),
+    )
 
 
-def key_partition(key: str, partitions: int) -> int:
+def key_partition(key: int, partitions: int) -> int:
     """The partition whose shard of the index holds `key` (stable across processes)."""
-    return zlib.crc32(key.encode()) % partitions
+    return zlib.crc32(key.to_bytes(4, "big")) % partitions
 
 
-def keys_by_partition(keys: Iterable[str], partitions: int) -> dict[int, list[str]]:
-    out: dict[int, list[str]] = {}
+def keys_by_partition(keys: Iterable[int], partitions: int) -> dict[int, list[int]]:
+    out: dict[int, list[int]] = {}
     for key in keys:
         out.setdefault(key_partition(key, partitions), []).append(key)
     return dict(sorted(out.items()))
 
 
-def doc_key(shard: int, comment_id: str) -> str:
-    # The shard number keeps each partition's copy of a comment distinct in a shared store.
-    return f"d{shard}:{comment_id}"
+# --- One shard: durable records, derived index ------------------------------------------------
+#
+# records: arrival number modulo 2**32 (4 bytes) -> record, one per comment:
+#   >B6sdIIIBHB  flags (1: matches follow), arrival number (48 bits), posted_at, author hash,
+#                thread hash, key mask (bit i: probe key i lives on this shard), signature length,
+#                text length, id length; then the signature, the compressed text, the comment id,
+#                and the memoised matches: count, then per match id length, id, posted_at, author,
+#                thread, similarity x 10^4.
+# derived (any of it may be lost; `rebuild()` recreates it from the records alone):
+#   4-byte band key  -> arrival numbers (u32 each) of the comments that had it, oldest first
+#   b"\xff" + id     -> arrival number of that comment (for re-deliveries)
+#   b"\xfe"          -> head: oldest arrival number still held, the next one, stream clock
+# Keying records by arrival number lets a candidate found in the index be read with one lookup,
+# and makes the record key 4 bytes whatever the comment ids look like.
+
+_RECORD = struct.Struct(">B6sdIIIBHB")
+_MATCH = struct.Struct(">dIIH")
+_AT = struct.Struct(">d")  # posted_at, at offset 7 of a record
+_HEAD = struct.Struct(">QQd")
+_SIG_AT = _RECORD.size
+_HEAD_KEY = b"\xfe"
+_ID = b"\xff"
+_HAS_MATCHES = 1
+_U32 = 0xFFFFFFFF
 
 
-def log_key(shard: int, seq: int) -> str:
-    return f"l{shard}:{seq}"
+@dataclass(slots=True)
+class Record:
+    seq: int
+    sighting: Sighting
+    mask: int
+    sig: bytes
+    text: bytes
+    matches: tuple[Match, ...]
+
+    def encode(self) -> bytes:
+        s = self.sighting
+        cid = s.comment_id.encode()
+        head = _RECORD.pack(
+            _HAS_MATCHES if self.matches else 0,
+            self.seq.to_bytes(6, "big"),
+            s.at,
+            s.author,
+            s.thread,
+            self.mask,
+            len(self.sig),
+            len(self.text),
+            len(cid),
+        )
+        parts = [head, self.sig, self.text, cid]
+        if self.matches:
+            parts.append(bytes([len(self.matches)]))
+            for m in self.matches:
+                mid = m.sighting.comment_id.encode()
+                parts += [bytes([len(mid)]), mid]
+                parts.append(
+                    _MATCH.pack(
+                        m.sighting.at, m.sighting.author, m.sighting.thread, round(m.similarity * 10_000)
+                    )
+                )
+        return b"".join(parts)
+
+    @classmethod
+    def decode(cls, data: bytes, *, matches: bool = True) -> Record:
+        flags, seq, at, author, thread, mask, n_sig, n_text, n_id = _RECORD.unpack_from(data)
+        i = _RECORD.size
+        sig = data[i : i + n_sig]
+        i += n_sig
+        text = data[i : i + n_text]
+        i += n_text
+        cid = data[i : i + n_id].decode()
+        i += n_id
+        found: list[Match] = []
+        if matches and flags & _HAS_MATCHES:
+            count = data[i]
+            i += 1
+            for _ in range(count):
+                n = data[i]
+                mid = data[i + 1 : i + 1 + n].decode()
+                i += 1 + n
+                m_at, m_author, m_thread, sim = _MATCH.unpack_from(data, i)
+                i += _MATCH.size
+                found.append(Match(Sighting(mid, m_author, m_thread, m_at), sim / 10_000))
+        sighting = Sighting(cid, author, thread, at)
+        return cls(int.from_bytes(seq, "big"), sighting, mask, sig, text, tuple(found))
 
 
-def head_key(shard: int) -> str:
-    return f"q{shard}"
+def _u32(seq: int) -> bytes:
+    return (seq & _U32).to_bytes(4, "big")
 
 
-def remembered(index: Index, shard: int) -> int:
-    """How many comments one shard of the index holds."""
-    head = index.get(head_key(shard))
-    return 0 if head is None else int(head[1] - head[0])
+def _seqs(value: bytes | None) -> tuple[int, ...]:
+    return struct.unpack(f">{len(value) // 4}I", value) if value else ()
 
 
-OnEvict = Callable[[str], None]
+def _pack(seqs: Sequence[int]) -> bytes:
+    return struct.pack(f">{len(seqs)}I", *(s & _U32 for s in seqs))
 
 
-def match_and_index(
-    index: Index,
-    p: Probe,
-    keys: Sequence[str],
-    config: DuplicateConfig,
-    *,
-    shard: int = 0,
-    wall: float | None = None,
-    on_evict: OnEvict | None = None,
-) -> list[Match]:
-    """Find earlier comments sharing any of `keys` and similar enough; remember this comment.
+@dataclass(slots=True)
+class _Head:
+    first: int  # oldest arrival number still held (or already gone: eviction moves past it)
+    next: int  # arrival number of the next comment
+    now: float  # stream clock: the latest posted_at seen, bounded by the wall clock
 
-    Each key keeps [comment_id, at] rows: expired ones are dropped when the key is touched, and a
-    key keeps the oldest row still in the window and the newest ones (bounded). A re-delivered
-    comment (same id) is not a duplicate of itself: at-least-once delivery. `wall` (the wall
-    clock, in the stream) stops a far-future posted_at from expiring the whole shard.
+    def encode(self) -> bytes:
+        return _HEAD.pack(self.first, self.next, self.now)
+
+    def full(self, seq32: int) -> int:
+        """The arrival number whose low 32 bits are `seq32` (fewer than 2**32 comments are held)."""
+        return self.next - ((self.next - seq32) & _U32)
+
+
+class DuplicateShard:
+    """One shard of the duplicate index: `records` is durable (every write is a changelog write in
+    the stream), `derived` is a local index rebuilt from `records` whenever its head is missing.
+
+    Rebuilding is automatic: when the derived head is missing (a new or emptied store), and when the
+    arrival number the head would give the next comment already has a record (the index is behind
+    the records, e.g. a RocksDB derived store that outlived a crash while the records were
+    recovered from the changelog). An index ahead of the records (it saw comments whose record
+    writes were lost) only has entries pointing at nothing, which every reader skips. An adapter
+    may still call `rebuild()` after a partition is (re)assigned, to start from a known state.
     """
-    new = p.sighting
-    horizon = new.at - config.window
-    candidates: dict[str, None] = {}
-    for key in keys:
-        rows = [r for r in index.get(key, ()) if r[1] >= horizon and r[0] != new.comment_id]
-        for r in rows:
-            if abs(new.at - r[1]) <= config.window:
-                candidates[r[0]] = None
-        rows.append([new.comment_id, new.at])
-        if len(rows) > config.max_per_key:
-            rows = [rows[0], *rows[len(rows) - config.max_per_key + 1 :]]
-        index[key] = rows
-    matches: list[Match] = []
-    mine = None
-    for cid in candidates:
-        doc = index.get(doc_key(shard, cid))
-        if doc is None:
-            continue
-        old, norm = Sighting.from_list(doc), doc[4]
-        if norm == p.norm:
-            similarity = 1.0
-        else:
-            if mine is None:
-                mine = shingle_set(p.norm, config.params.k)
-            similarity = jaccard_sets(mine, shingle_set(norm, config.params.k))
-        if similarity >= config.threshold:
-            matches.append(Match(old, round(similarity, 4)))
-    dkey = doc_key(shard, new.comment_id)
-    seen = index.get(dkey) is not None  # a re-delivered comment keeps its place in the log
-    # Which of the comment's keys this shard holds, as a bit mask over p.keys: eviction recomputes
-    # the keys from the text (about 0.1 ms) instead of storing them (about 380 bytes per comment).
-    mine_keys = set(keys)
-    mask = sum(1 << i for i, key in enumerate(p.keys) if key in mine_keys)
-    index[dkey] = [*new.to_list(), p.norm, mask]  # written before evicting: its keys are in use
-    if not seen:
+
+    def __init__(
+        self,
+        config: DuplicateConfig,
+        shard: int,
+        records: MutableMapping[bytes, bytes],
+        derived: MutableMapping[bytes, bytes],
+    ) -> None:
+        self.config = config
+        self.shard = shard
+        self.records = records
+        self.derived = derived
+
+    def needs_rebuild(self) -> bool:
+        return _HEAD_KEY not in self.derived
+
+    def remembered(self) -> int:
+        """Comments this shard holds (from the derived head: no scan)."""
+        raw = self.derived.get(_HEAD_KEY)
+        if raw is None:
+            return 0
+        first, nxt, _ = _HEAD.unpack(raw)
+        return nxt - first
+
+    def _head(self) -> _Head:
+        raw = self.derived.get(_HEAD_KEY)
+        if raw is None:
+            self.rebuild()
+            raw = self.derived[_HEAD_KEY]
+        return _Head(*_HEAD.unpack(raw))
+
+    def _keys_of(self, sig: bytes, mask: int) -> list[int]:
+        keys = self.config.hasher.band_keys(sig)
+        return [key for i, key in enumerate(keys) if mask >> i & 1]
+
+    def held(self, comment_id: str) -> Record | None:
+        """The record of a comment this shard holds, if any."""
+        seq = self.derived.get(_ID + comment_id.encode())
+        data = None if seq is None else self.records.get(seq)
+        if data is None:
+            return None
+        record = Record.decode(data)
+        return record if record.sighting.comment_id == comment_id else None
+
+    # -- the one call per comment ----------------------------------------------------------------
+
+    def match_and_index(
+        self,
+        p: Probe,
+        keys: Sequence[int],
+        *,
+        wall: float | None = None,
+        on_evict: OnEvict | None = None,
+    ) -> list[Match]:
+        """Find earlier comments sharing any of `keys` (the probe's keys that live on this shard)
+        and similar enough; remember this comment.
+
+        A comment this shard already holds (re-delivered) gets the matches it got the first time and
+        changes nothing. `wall` (the wall clock, in the stream) stops a far-future posted_at from
+        moving the shard's clock and expiring everything.
+        """
+        new = p.sighting
+        head = self._head()
+        if _u32(head.next) in self.records:  # the index is behind the records (it outlived a crash)
+            self.rebuild()
+            head = self._head()
+        again = self.held(new.comment_id)
+        if again is not None:
+            return list(again.matches)
+        derived = self.derived
+        bkeys = [key.to_bytes(4, "big") for key in keys]
+        postings = [derived.get(bkey) for bkey in bkeys]
+        matches = self._matches(p, postings)
+        # Derived first, then the record: a crash in between leaves index entries without a
+        # record, which every reader skips, never a record that the index cannot reach.
+        seq = head.next
+        packed = _u32(seq)
+        full = 4 * self.config.max_per_key
+        for bkey, rows in zip(bkeys, postings, strict=True):
+            if not rows:
+                derived[bkey] = packed
+            elif len(rows) < full:
+                derived[bkey] = rows + packed
+            else:  # keep the oldest still held and the newest (evictions remove theirs)
+                derived[bkey] = rows[:4] + rows[len(rows) - full + 8 :] + packed
+        derived[_ID + new.comment_id.encode()] = packed
         at = new.at if wall is None else min(new.at, wall + MAX_CLOCK_SKEW)
-        first, nxt, now = index.get(head_key(shard)) or (0, 0, at)
-        index[log_key(shard, nxt)] = new.comment_id
-        head = [first, nxt + 1, max(now, at)]
-        index[head_key(shard)] = _evict(index, shard, head, config, on_evict)
-    return matches
+        head = _Head(head.first, seq + 1, max(head.now, at))
+        derived[_HEAD_KEY] = head.encode()
+        if len(keys) == len(p.keys):  # one shard holds them all (offline, one partition)
+            mask = (1 << len(keys)) - 1
+        else:
+            mine = set(keys)
+            mask = sum(1 << i for i, key in enumerate(p.keys) if key in mine)
+        self.records[packed] = Record(seq, new, mask, p.sig, p.text, tuple(matches)).encode()
+        if self._evict(head, on_evict):
+            derived[_HEAD_KEY] = head.encode()
+        return matches
+
+    def _matches(self, p: Probe, postings: Sequence[bytes | None]) -> list[Match]:
+        """The earlier comments in `postings` whose similarity reaches the threshold: the signature
+        estimate drops the clearly dissimilar and takes the clearly similar, the exact Jaccard
+        decides the rest (and says 1.0 only for the same text)."""
+        config = self.config
+        new = p.sighting
+        records = self.records
+        found: set[bytes] = set()
+        for rows in postings:
+            if rows:
+                found.update([rows[i : i + 4] for i in range(0, len(rows), 4)])
+        if not found:
+            return []
+        mine: set[str] | None = None
+        matches: list[Match] = []
+        rows = config.params.layout.end  # the rows every signature has: what the estimate compares
+        # equal bytes for an estimate at the floor and at the ceiling (b-bit: two different minima
+        # agree by chance once in 256)
+        floor = rows * ((config.threshold - REJECT_MARGIN) * (1 - 1 / 256) + 1 / 256)
+        ceiling = rows * ((config.threshold + REJECT_MARGIN) * (1 - 1 / 256) + 1 / 256)
+        if len(p.sig) > rows:  # a short text: its exact Jaccard is cheap, and one word moves it a lot
+            ceiling = rows + 1
+        # One vectorised comparison of every candidate's signature: most are dropped here.
+        datas = [d for d in map(records.get, found) if d is not None]  # None: evicted, or a crash
+        if not datas:
+            return []
+        sigs = np.frombuffer(b"".join([d[_SIG_AT : _SIG_AT + rows] for d in datas]), dtype=np.uint8)
+        equal = (sigs.reshape(len(datas), rows) == np.frombuffer(p.sig[:rows], dtype=np.uint8)).sum(axis=1)
+        for j in np.flatnonzero(equal >= floor).tolist():
+            data, same = datas[j], int(equal[j])
+            _, _, at, author, thread, _, n_sig, n_text, n_id = _RECORD.unpack_from(data)
+            i = _SIG_AT + n_sig
+            cid = data[i + n_text : i + n_text + n_id].decode()
+            if cid == new.comment_id or abs(new.at - at) > config.window:
+                continue
+            text = data[i : i + n_text]
+            if text == p.text or (same == rows and decompress(text) == decompress(p.text)):
+                similarity = 1.0  # the same text (compared decompressed if another zlib wrote it)
+            elif same >= ceiling:
+                similarity = min(round((same / rows - 1 / 256) / (1 - 1 / 256), 4), 0.9999)
+            else:
+                if mine is None:
+                    mine = shingle_set(decompress(p.text), config.params.k)
+                other = self._shingles(text)
+                inter = len(mine & other)
+                similarity = min(round(inter / (len(mine) + len(other) - inter), 4), 0.9999)
+            if similarity >= config.threshold:
+                matches.append(Match(Sighting(cid, author, thread, at), similarity))
+        matches.sort(key=lambda m: (m.sighting.at, m.sighting.comment_id))
+        return matches[:MAX_MATCHES]
+
+    def _shingles(self, text: bytes) -> set[str]:
+        """The shingle set of a compressed text, from the process's cache if it is there."""
+        cache = self.config.shingle_cache
+        cached = cache.get(text)
+        if cached is not None:
+            cache.move_to_end(text)
+            return cached
+        built = cache[text] = shingle_set(decompress(text), self.config.params.k)
+        if len(cache) > SHINGLE_CACHE:
+            cache.popitem(last=False)
+        return built
+
+    # -- bounds ----------------------------------------------------------------------------------
+
+    def _evict(self, head: _Head, on_evict: OnEvict | None) -> bool:
+        """Forget the oldest comments that left the window or exceed the budget (a few at most);
+        True when the head moved."""
+        start = head.first
+        horizon = head.now - self.config.window
+        for _ in range(EVICT_BATCH):
+            if head.first >= head.next - 1:  # never the comment being added
+                break
+            key = _u32(head.first)
+            data = self.records.get(key)
+            if data is None:  # gone already (a crash between the two stores)
+                head.first += 1
+                continue
+            over = head.next - head.first > self.config.max_comments
+            if not over and _AT.unpack_from(data, 7)[0] >= horizon:  # the usual case: nothing to do
+                break
+            record = Record.decode(data, matches=False)
+            del self.records[key]  # the durable delete first: a crash leaves derived behind
+            self._unindex(head, self._keys_of(record.sig, record.mask))
+            rid = _ID + record.sighting.comment_id.encode()
+            if self.derived.get(rid) == key:
+                del self.derived[rid]
+            head.first += 1
+            if on_evict is not None:
+                on_evict("budget" if over else "window")
+        return head.first != start
+
+    def _unindex(self, head: _Head, keys: Iterable[int]) -> None:
+        """Drop the oldest comment (head.first) and anything older from its keys' rows."""
+        for key in keys:
+            bkey = key.to_bytes(4, "big")
+            rows = self.derived.get(bkey)
+            if not rows:
+                continue
+            left = [s for s in map(head.full, _seqs(rows)) if s > head.first]
+            if len(left) == len(rows) // 4:
+                continue  # trimmed off this key earlier
+            if left:
+                self.derived[bkey] = _pack(left)
+            else:
+                del self.derived[bkey]
+
+    # -- recovery --------------------------------------------------------------------------------
+
+    def rebuild(self) -> int:
+        """Recreate the derived index from the records alone; returns the comments indexed."""
+        rows = []
+        unpack = _RECORD.unpack_from
+        for key, data in self.records.items():
+            _, seq, at, _, _, mask, n_sig, n_text, n_id = unpack(data)
+            i = _SIG_AT + n_sig + n_text
+            rows.append(
+                (
+                    int.from_bytes(seq, "big"),
+                    key,
+                    data[_SIG_AT : _SIG_AT + n_sig],
+                    mask,
+                    at,
+                    data[i : i + n_id],
+                )
+            )
+        rows.sort()
+        if isinstance(self.derived, dict):
+            self.derived.clear()
+        else:  # MutableMapping.clear() pops one item at a time, re-iterating from the start
+            for key in list(self.derived.keys()):
+                del self.derived[key]
+        postings: dict[int, list[bytes]] = {}  # band key -> record keys (= arrival numbers, u32)
+        cap = self.config.max_per_key
+        now = 0.0
+        derived = self.derived
+        for _, key, sig, mask, at, cid in rows:
+            for band in self._keys_of(sig, mask):
+                postings.setdefault(band, []).append(key)
+            derived[_ID + cid] = key
+            now = max(now, at)
+        for band, keys in postings.items():
+            if len(keys) > cap:
+                keys = [keys[0], *keys[len(keys) - cap + 1 :]]
+            derived[band.to_bytes(4, "big")] = b"".join(keys)
+        first, nxt = (rows[0][0], rows[-1][0] + 1) if rows else (0, 0)
+        derived[_HEAD_KEY] = _Head(first, nxt, now).encode()
+        return len(rows)
 
 
-def _evict(
-    index: Index, shard: int, head: list[Any], config: DuplicateConfig, on_evict: OnEvict | None
-) -> list[Any]:
-    """Forget the oldest comments of a shard that left the window or exceed the budget."""
-    first, nxt, now = head
-    horizon = now - config.window
-    for _ in range(EVICT_BATCH):
-        if first >= nxt - 1:  # never the comment being added
-            break
-        cid = index.get(log_key(shard, first))
-        doc = None if cid is None else index.get(doc_key(shard, cid))
-        over = nxt - first > config.max_comments
-        if not over and doc is not None and doc[3] >= horizon:
-            break
-        if doc is not None:
-            _forget(index, shard, doc, horizon, config)
-        if cid is not None:
-            del index[log_key(shard, first)]
-        first += 1
-        if on_evict is not None:
-            on_evict("budget" if over else "window")
-    return [first, nxt, now]
-
-
-def _forget(index: Index, shard: int, doc: list[Any], horizon: float, config: DuplicateConfig) -> None:
-    """Delete a comment's doc row and the keys that refer to no remembered comment any more (a
-    key shared with comments still remembered keeps its row until it is touched or trimmed)."""
-    cid, mask = doc[0], doc[5] if len(doc) > 5 else 0  # rows from before the log: no mask
-    del index[doc_key(shard, cid)]
-    for i, key in enumerate(_keys_of(doc[4], config)):
-        if not mask >> i & 1:
-            continue
-        rows = index.get(key)
-        if rows is not None and all(
-            r[0] == cid or r[1] < horizon or index.get(doc_key(shard, r[0])) is None for r in rows
-        ):
-            del index[key]
+# --- The verdict -------------------------------------------------------------------------------
 
 
 def _scope(new: Sighting, old: Sighting) -> str:
-    if new.author is not None and new.author == old.author:
+    if new.author and new.author == old.author:
         return "author"
-    if new.thread_id == old.thread_id:
+    if new.thread == old.thread:
         return "thread"
     return "campaign"
 
@@ -302,7 +632,7 @@ def verdict(p: Probe | None, matches: Iterable[Match], *, partial: bool = False)
             prev = best.get(m.sighting.comment_id)
             if prev is None or m.similarity > prev.similarity:
                 best[m.sighting.comment_id] = m
-    data: dict[str, Any] = {"fingerprint": p.keys[0]}
+    data: dict[str, Any] = {"fingerprint": p.fingerprint_hex}
     if partial:
         data["partial"] = True  # a shard did not answer in time: matches may be missing
     if not best:
@@ -315,7 +645,7 @@ def verdict(p: Probe | None, matches: Iterable[Match], *, partial: bool = False)
     authors = {m.sighting.author for m in found if m.sighting.author} | (
         {new.author} if new.author else set()
     )
-    threads = {m.sighting.thread_id for m in found} | {new.thread_id}
+    threads = {m.sighting.thread for m in found} | {new.thread}
     how = "same text" if exact else f"near copy ({top:.0%} similar)"
     reasons = []
     if "author" in scopes:
@@ -351,73 +681,23 @@ def verdict(p: Probe | None, matches: Iterable[Match], *, partial: bool = False)
     return StageResult("duplicates", label, round(score, 4), reasons, VERSION, data)
 
 
+def offline_shard(config: DuplicateConfig) -> DuplicateShard:
+    """The whole index in one shard over two dicts: what `check`, `eval` and tests use."""
+    return DuplicateShard(config, 0, {}, {})
+
+
 def check_duplicate(
-    config: DuplicateConfig,
-    index: Index,
+    shard: DuplicateShard,
     comment_id: str,
     author: str | None,
     thread_id: str,
     at: float,
     text: str,
 ) -> StageResult:
-    """The whole stage on one index (offline, or a single partition): probe, match, verdict."""
+    """The whole stage on one shard (offline, or a single partition): probe, match, verdict."""
     if is_empty(text):
         return empty_result()
-    p = probe(config, comment_id, author, thread_id, at, text)
+    p = probe(shard.config, comment_id, author, thread_id, at, text)
     if p is None:
         return verdict(None, ())
-    return verdict(p, match_and_index(index, p, p.keys, config))
-
-
-class _JsonKeys(MutableMapping[str, Any]):
-    """str -> JSON view of a bytes mapping (interim layout: every index key is a record)."""
-
-    def __init__(self, data: MutableMapping[bytes, bytes]) -> None:
-        self.data = data
-
-    def __getitem__(self, key: str) -> Any:
-        return orjson.loads(self.data[key.encode()])
-
-    def get(self, key: str, default: Any = None) -> Any:
-        raw = self.data.get(key.encode())
-        return default if raw is None else orjson.loads(raw)
-
-    def __setitem__(self, key: str, value: Any) -> None:
-        self.data[key.encode()] = orjson.dumps(value)
-
-    def __delitem__(self, key: str) -> None:
-        del self.data[key.encode()]
-
-    def __iter__(self) -> Any:
-        return (k.decode() for k in self.data)
-
-    def __len__(self) -> int:
-        return len(self.data)
-
-
-class DuplicateShard:
-    """One partition of the duplicate index: durable `records` and a local `derived` index."""
-
-    def __init__(
-        self,
-        config: DuplicateConfig,
-        shard: int,
-        records: MutableMapping[bytes, bytes],
-        derived: MutableMapping[bytes, bytes],
-    ) -> None:
-        self.config = config
-        self.shard = shard
-        self._index = _JsonKeys(records)
-
-    def match_and_index(
-        self, p: Probe, keys: Sequence[str], *, wall: float | None = None, on_evict: OnEvict | None = None
-    ) -> list[Match]:
-        return match_and_index(
-            self._index, p, keys, self.config, shard=self.shard, wall=wall, on_evict=on_evict
-        )
-
-    def rebuild(self) -> int:
-        return self.remembered()
-
-    def remembered(self) -> int:
-        return remembered(self._index, self.shard)
+    return verdict(p, shard.match_and_index(p, p.keys))

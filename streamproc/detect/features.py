@@ -1,6 +1,6 @@
-"""Spam signals and model features: what a comment says (calls to action, contact details, money,
-SEO phrasing, shouting), who posts it (author names, posting rate, first sighting), when (long
-after the article) and what the earlier stages found (links, duplicates).
+"""Spam signals and model features: who posts a comment (author names, posting rate, first
+sighting), when (long after the article), what the earlier stages found (links, duplicates),
+and, from detect/content.py, what it says.
 
 Each signal is a `Signal` with a stable reason code; the rule scorer weighs them and the learned
 model sees them as features beside hashed word and character n-grams. Pure: no Kafka, no clock.
@@ -8,15 +8,16 @@ model sees them as features beside hashed word and character n-grams. Pure: no K
 
 from __future__ import annotations
 
-import itertools
-import math
 import re
-import zlib
-from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from streamproc.detect.content import content_signals
+from streamproc.detect.model import PRIOR_NAME as PRIOR_NAME  # re-exported for the stages
+from streamproc.detect.model import Feature as Feature
+from streamproc.detect.ngrams import name_hash
+from streamproc.detect.signal import Signal
 from streamproc.detect.text import clean
 from streamproc.events import Comment, StageResult
 
@@ -32,119 +33,6 @@ def prepare(text: str) -> str:
     return clean(text).translate(_EXTRA_INVISIBLE)
 
 
-@dataclass(slots=True, frozen=True)
-class Signal:
-    """One named piece of evidence. `weight` is the rule weight in [0, 1); `timed` marks signals
-    derived from the event's own timestamps, which must never decide a label on their own."""
-
-    code: str
-    text: str
-    weight: float
-    evidence: str | None = None
-    timed: bool = False
-
-
-# --- content -------------------------------------------------------------------------------------
-# (code, human text, base weight, pattern). Patterns are phrased as real spam phrases them:
-# self-promotion on video sites, SEO link drops on blogs, scams with contact details.
-_RULES: list[tuple[str, str, float, re.Pattern[str]]] = [
-    (
-        "content.self_promo",
-        "self-promotion",
-        0.5,
-        # Phrased as spam phrases it, not as people talk: "this is my song" and "support our
-        # troops" are ordinary comments, "my new song" and "support my channel" are not.
-        re.compile(
-            r"\b(?:check\s*(?:out\s+)?(?:my|our)|checkout\s+my|visit\s+(?:my|our)|go\s+to\s+my"
-            r"|my\s+(?:youtube\s+|new\s+)?channel|subscribe\s+(?:to\s+)?(?:me|my|our|us)"
-            r"|sub\s*(?:4|for)\s*sub|sub\s+(?:to\s+me|back)|follow\s+(?:me|us)\s+on"
-            r"|my\s+(?:blog|website|site|web\s+page|page|shop|store|mixtape|soundcloud)"
-            r"|my\s+new\s+(?:song|video|music|mixtape|album|track|cover|single|vlog)"
-            r"|(?:please|plz|pls)\s+(?:like|share|subscribe|support)"
-            r"|(?:please|plz|pls)\s+(?:check|watch|listen\s+to|visit|view)\s+(?:out\s+)?(?:my|our)"
-            r"|like\s+(?:and|&)\s+(?:share|subscribe)|subscribe\s*(?:!|now|please|pls|plz)"
-            r"|give\s+(?:me|us|my\s+\w+)\s+a\s+(?:like|thumbs\s+up|chance|listen|watch|try|view)"
-            r"|give\s+(?:it|this)\s+a\s+(?:like|thumbs\s+up)|thumbs\s+up\s+so|like\s+this\s+comment\s+(?:so|if)"
-            r"|check\s*(?:out\s+)?this\s+(?:new\s+)?(?:youtube\s+)?(?:video|channel|song|site|website|page|link|cover|track|playlist)"
-            r"|(?:reach|hit|get(?:\s+to)?)\s+\d[\d,.]*k?\s+(?:subs|subscribers)\b"
-            r"|(?:new|small|upcoming|aspiring)\s+(?:youtuber|rapper|artist|singer)"
-            r"|support\s+(?:me|my\s+(?:channel|music|page|work|video)))\b",
-        ),
-    ),
-    (
-        "content.call_to_action",
-        "call to action",
-        0.4,
-        re.compile(
-            r"\b(?:click\s+(?:here|the\s+link|on\s+(?:the|this|my)\s+link|below|this\s+link|now)"
-            r"|visit\s+(?:this|the)\s+(?:site|website|page|link)|link\s+(?:in|on)\s+(?:my\s+)?(?:bio|profile|description)"
-            r"|read\s+more\s+(?:at|here)|(?:more|full)\s+(?:info|information|details)\s+(?:at|here)"
-            r"|sign\s+up\s+(?:now|here|today|free)|register\s+(?:now|here|today)|order\s+(?:now|today)"
-            r"|buy\s+now|shop\s+now|download\s+(?:now|free|here)|limited\s+(?:time\s+)?offer"
-            r"|watch\s+free\b|search\s+\S+\s+on\s+(?:google|youtube)"
-            r"|visit\s+(?:https?://|www\.)|(?:go|head)\s+to\s+(?:https?://|www\.))",
-        ),
-    ),
-    (
-        "content.money",
-        "money, prizes or easy income",
-        0.35,
-        # Not "prize" or "won a" alone: news readers discuss Nobel prizes and won matches.
-        re.compile(
-            r"\b(?:(?:make|earn|earning|making)\s+(?:easy\s+|extra\s+|real\s+)?(?:money|cash|income|\$)"
-            r"|(?:per|a|every)\s+(?:day|week|hour)\s+(?:from|at|working)\s+home|work(?:ing)?\s+from\s+home"
-            r"|(?:free|win\s+a|won\s+a|win\s+an|won\s+an)\s+(?:new\s+)?(?:gift\s*cards?|iphone|ipad|laptop|money|cash|bitcoin|followers|prize|vacation|trip)"
-            r"|gift\s*cards?|you\s+(?:have\s+)?won|claim\s+your|cash\s+prize|jackpot|casino"
-            r"|(?:bitcoin|crypto|forex|binary\s+options?)\s+(?:trading|investment|profit|mining|platform|signals)"
-            r"|invest(?:ment)?\s+(?:platform|opportunity|manager|plan)|guaranteed\s+(?:profit|income|returns?)"
-            r"|passive\s+income|loans?\s+(?:fast|online|approved|offer)|(?:payday|instant)\s+loans?)\b",
-        ),
-    ),
-    (
-        "content.contact",
-        "contact details",
-        0.35,
-        re.compile(
-            r"\b(?:whats\s?app\b|telegram\b|wickr\b|kik\b|viber\b"
-            r"|(?:dm|pm|inbox|text|email|e-mail|contact|message|add)\s+(?:me|us)\b|call\s+(?:me|us|now|today)\b)"
-            # Phone numbers: the lookahead skips every position that cannot start one (fast).
-            r"|(?=[+(\d])(?:\+\d{1,3}[\s.-]?)?\(?\d{3}\)?[\s.-]\d{3}[\s.-]\d{4}\b|\+\d{9,14}\b",
-        ),
-    ),
-    (
-        "content.seo",
-        "SEO phrasing",
-        0.2,  # people praise articles too; it counts with a link or a second phrase
-        re.compile(
-            r"\b(?:(?:nice|great|good|awesome|informative|useful|helpful|wonderful)\s+(?:blog|post|article|site|website|information|info|content)"
-            r"(?:\s+(?:post|article|site))?|thanks?\s+(?:you\s+)?for\s+(?:sharing|this\s+(?:post|article|info))"
-            r"|keep\s+(?:it\s+up|posting|sharing|blogging)|(?:your|this)\s+(?:blog|website)\s+(?:is|was)"
-            r"|i\s+(?:have\s+)?(?:just\s+)?(?:visited|bookmarked|followed)\s+(?:your|this)"
-            r"|best\s+\w+\s+(?:services?|reviews?|deals?|company|online|prices?)|seo|backlinks?"
-            r"|(?:find|get|see)\s+(?:the\s+)?best\s+\w+"
-            r"|(?:more|visitors?|traffic)\s+to\s+your\s+(?:site|website|blog))\b",
-        ),
-    ),
-    (
-        "content.commercial",
-        "commercial spam vocabulary",
-        0.45,
-        # Not "pills" or "pharmacy" alone: health threads mention both.
-        re.compile(
-            r"\b(?:viagra|cialis|online\s+pharmacy|pharmacy\s+online|(?:diet|slimming|enlargement|cheap|generic)\s+pills?"
-            r"|replica\s+(?:watches|bags|handbags|rolex)|weight\s+loss\s+(?:pills|supplements?|products?)|essay\s+writing"
-            r"|buy\s+(?:cheap|followers|likes|views|subscribers)|cheap\s+\w+\s+(?:online|for\s+sale)"
-            r"|(?:followers|likes|views|subscribers)\s+(?:fast|cheap|instantly)|for\s+sale\s+online"
-            r"|(?:free|real)\s+(?:instagram\s+|youtube\s+|twitter\s+)?(?:followers|subscribers|likes|views)"
-            r"|discount\s+code|promo\s+code|coupon\s+code|best\s+price|\d+\s?%\s+off"
-            r"|free\s+(?:shipping|installation|delivery|worldwide\s+shipping)|no\s+(?:credit\s+check|prescription)"
-            r"|approval\s+in\s+\d+|lowest\s+prices?)\b",
-        ),
-    ),
-]
-_AMOUNT = re.compile(r"[$€£]\s?\d[\d,.]*\s?k?\b|\b\d[\d,.]*\s?(?:dollars|usd|euros?|bucks)\b", re.IGNORECASE)
-_PUNCT_RUN = re.compile(r"[!?$*#@.]{4,}|[!?]{3,}")
-_CHAR_RUN = re.compile(r"(\w)\1{4,}")
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 
 # --- authors -------------------------------------------------------------------------------------
@@ -191,32 +79,6 @@ LATE_DAYS = 30.0  # comments posted this long after the article are more often s
 TIMED_CAP = 0.3  # most that timestamp-derived signals add to a score (below any sane hold)
 
 
-def content_signals(text: str) -> list[Signal]:
-    """Signals in what the comment says and how it is written; `text` is already prepared."""
-    out: list[Signal] = []
-    low = text.lower()  # the patterns are lower case: much faster than re.IGNORECASE
-    for code, label, base, pattern in _RULES:
-        hits = sorted({" ".join(m.group(0).split()) for m in pattern.finditer(low)})
-        if hits:
-            weight = min(0.8, base + 0.15 * (len(hits) - 1))
-            out.append(Signal(code, f"{label}: {', '.join(hits[:4])}", weight, hits[0]))
-    if _AMOUNT.search(text):
-        # People quote prices too: an amount is weak alone and counts with other signals.
-        out.append(Signal("content.amount", "money amount", 0.12))
-    letters = sum(map(str.isalpha, text))
-    upper = sum(map(str.isupper, text))
-    if letters >= 12 and upper / letters > 0.7:
-        out.append(Signal("content.shouting", "mostly capital letters", 0.1))
-    if _PUNCT_RUN.search(text):
-        out.append(Signal("content.punctuation", "runs of repeated punctuation", 0.05))
-    if _CHAR_RUN.search(text):
-        out.append(Signal("content.repeated_chars", "runs of one repeated character", 0.05))
-    visible = len(text) - sum(map(str.isspace, text))
-    if visible >= 10 and letters / visible < 0.4:
-        out.append(Signal("content.non_letters", "mostly symbols and digits", 0.2))
-    return out
-
-
 def name_signals(name: str | None) -> list[Signal]:
     """Signals in the author's display name: keyword stuffing, URLs, machine-made names."""
     if not name:
@@ -257,7 +119,7 @@ def observe_author(
     same comment id counts once (at-least-once delivery), so verdicts stay idempotent. Rows older
     than AUTHOR_TTL are forgotten here, so sweeping them from storage never changes a verdict.
     """
-    others = [list(r) for r in rows if r[0] != comment_id]
+    others = [r if isinstance(r, list) else list(r) for r in rows if r[0] != comment_id]
     latest = max((r[1] for r in others), default=at)
     t = latest if at < latest - OUT_OF_ORDER else at
     others = [r for r in others if r[1] >= t - AUTHOR_TTL]
@@ -422,42 +284,20 @@ def all_signals(
     comment: Comment, stages: Mapping[str, StageResult], text: str, activity: AuthorActivity | None
 ) -> list[Signal]:
     """Every signal for one comment; `text` is the prepared text."""
-    words = len(_WORD.findall(text))
+    low = text.lower()
+    words = _WORD.findall(low)
+    linked = has_links(stages)
     return [
-        *upstream_signals(stages, words),
+        *upstream_signals(stages, len(words)),
         *domain_signals(stages),
-        *content_signals(text),
+        *content_signals(text, has_links=linked, low=low, words=words),
         *name_signals(comment.author.name),
         *author_signals(activity),
-        *timing_signals(comment, has_links(stages)),
+        *timing_signals(comment, linked),
     ]
 
 
-# --- hashed n-grams ------------------------------------------------------------------------------
-_DIGITS = re.compile(r"\d")
-_SPACES = re.compile(r"\s+")
-Feature = tuple[str, float]  # (name, value)
-PRIOR_NAME = "rules.prior"  # the model feature carrying the rule score (as a logit)
-
-
-def text_features(text: str) -> list[Feature]:
-    """Word uni- and bigrams and character 4-grams of the prepared text, each group scaled to
-    unit length so that long comments do not dominate the dot product."""
-    low = _DIGITS.sub("0", text.casefold())
-    words = _WORD.findall(low)
-    grams = [f"w:{w}" for w in words]
-    grams += [f"b:{a} {b}" for a, b in itertools.pairwise(words)]
-    squashed = " " + _SPACES.sub(" ", low).strip() + " "
-    chars = [f"c:{squashed[i : i + 4]}" for i in range(len(squashed) - 3)]
-    out: list[Feature] = []
-    for group in (grams, chars):
-        if group:
-            counts = Counter(group)  # counted in C
-            norm = 1.0 / math.sqrt(sum(c * c for c in counts.values()))
-            out.extend((g, c * norm) for g, c in counts.items())
-    return out
-
-
+# --- model features ----------------------------------------------------------------------------
 def hash_feature(name: str, bits: int) -> int:
-    """Stable across processes (Python's hash() is salted per process)."""
-    return zlib.crc32(name.encode()) & ((1 << bits) - 1)
+    """The model bucket of a named feature."""
+    return name_hash(name) & ((1 << bits) - 1)

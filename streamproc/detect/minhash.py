@@ -1,7 +1,13 @@
-"""Character shingles, MinHash signatures and LSH band keys for near-duplicate detection.
+"""Character shingles, MinHash signatures, LSH band keys and the sketch that verifies candidates.
 
 Everything is deterministic across processes and machines (no Python `hash()`), because band keys
-computed by one worker are looked up by another and kept in changelog topics.
+computed by one worker are looked up by another and signatures are kept in changelog topics.
+
+A signature is `rows` one-byte MinHash values (b-bit minwise hashing, b = 8): the low byte of each
+of `rows` independent minima. It serves twice: consecutive rows grouped into bands give the LSH
+band keys (so the index can be rebuilt from the signature alone, without the text), and the share
+of equal bytes between two signatures estimates their Jaccard similarity (Li and König, b-bit
+minwise hashing), which rejects most candidates without touching their text.
 """
 
 from __future__ import annotations
@@ -13,32 +19,59 @@ import numpy.typing as npt
 
 U64 = npt.NDArray[np.uint64]
 
-_MASK64 = (1 << 64) - 1
+_MASK32 = (1 << 32) - 1
 _POLY = np.uint64(0x100000001B3)  # FNV prime: odd, spreads code points over the 64 bits
+_HIGH = np.uint64(1 << 63)
 
 
 def _mix(x: U64) -> U64:
-    """splitmix64 finaliser: turns structured 64-bit values into well-spread ones."""
-    x = x ^ (x >> np.uint64(30))
-    x = x * np.uint64(0xBF58476D1CE4E5B9)
-    x = x ^ (x >> np.uint64(27))
-    x = x * np.uint64(0x94D049BB133111EB)
-    return x ^ (x >> np.uint64(31))
+    """Spreads structured 64-bit values (packed characters) over all 64 bits: the first half of
+    the murmur3 finaliser, enough here because the signature hashes the result again."""
+    x = x * np.uint64(0xFF51AFD7ED558CCD)
+    x ^= x >> np.uint64(33)
+    x *= np.uint64(0xC4CEB9FE1A85EC53)
+    return x
+
+
+def _packed_windows(raw: bytes, k: int) -> U64:
+    """Every k-byte window of `raw` (k <= 8) as one little-endian integer: one strided view over
+    the bytes instead of k passes, the fast path for Latin-1 text (almost every normalised text)."""
+    m = len(raw) - k + 1
+    buf = raw + b"\0" * 8
+    words = np.ndarray((m,), dtype="<u8", buffer=buf, strides=(1,))
+    return words & np.uint64((1 << (8 * k)) - 1)
 
 
 def shingle_hashes(norm: str, k: int) -> U64:
     """64-bit hashes of the character k-grams of a normalised text, in text order (repeats kept:
-    a minimum does not care). A text shorter than k is one shingle (itself)."""
+    a minimum does not care). A text shorter than k is one shingle (itself).
+
+    A k-gram of Latin-1 characters is packed exactly into an integer (k <= 8), any other k-gram is
+    a polynomial hash with the top bit set, so the two never collide and a k-gram hashes the same
+    whatever the rest of the text is written in."""
     if not norm:
         return np.empty(0, dtype=np.uint64)
+    k = min(k, len(norm))
+    try:
+        raw = norm.encode("latin-1")
+    except UnicodeEncodeError:
+        raw = b""
+    if raw and k <= 8:
+        return _mix(_packed_windows(raw, k))
     cps = np.frombuffer(norm.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
     m = len(cps) - k + 1
-    if m <= 0:
-        m, k = 1, len(cps)
-    h = np.zeros(m, dtype=np.uint64)
+    packed = np.zeros(m, dtype=np.uint64)
+    poly = np.zeros(m, dtype=np.uint64)
+    wide = np.zeros(m, dtype=bool)
     for j in range(k):
-        h = h * _POLY + cps[j : j + m]
-    return _mix(h)
+        window = cps[j : j + m]
+        if j < 8:
+            packed |= window << np.uint64(8 * j)
+        poly = poly * _POLY + window
+        wide |= window > 255
+    if k > 8:
+        wide[:] = True
+    return _mix(np.where(wide, poly | _HIGH, packed))
 
 
 def shingles(norm: str, k: int) -> U64:
@@ -69,49 +102,109 @@ def jaccard(a: U64, b: U64) -> float:
 
 
 @dataclass(frozen=True, slots=True)
-class LshParams:
-    """MinHash with `bands` x `rows` hash functions over character `k`-grams.
+class Layout:
+    """`bands` bands of `rows` consecutive signature rows, starting at row `first`."""
 
-    Two texts with Jaccard similarity J share at least one band key with probability
-    1 - (1 - J**rows)**bands; candidates are then verified with the exact Jaccard.
-    """
-
-    k: int = 4
-    bands: int = 20
-    rows: int = 3
-    seed: int = 0x5EED
+    bands: int
+    rows: int
+    first: int = 0
 
     @property
-    def hashes(self) -> int:
-        return self.bands * self.rows
+    def end(self) -> int:
+        return self.first + self.bands * self.rows
 
     def collision_probability(self, j: float) -> float:
+        """Chance that two texts with Jaccard `j` share at least one band of this layout."""
         return float(1 - (1 - j**self.rows) ** self.bands)
 
 
+@dataclass(frozen=True, slots=True)
+class LshParams:
+    """MinHash over character `k`-grams: a signature of `rows` one-byte values, grouped into band
+    keys by `layout`; texts of at most `short_shingles` k-grams (characters - k + 1, repeats
+    counted) get `short_layout` too, from rows of their own.
+
+    Why a second layout: a short text has few shingles, so one edited word moves its Jaccard a
+    lot and near copies of short comments sit at J 0.5-0.65, where 3-row bands miss one pair in
+    ten. Two-row bands catch them; on long texts they would also catch every comment on the same
+    topic (J 0.2-0.3), so only short texts use them, and verifying a short text is cheap.
+    """
+
+    k: int = 5
+    layout: Layout = Layout(16, 3)
+    short_layout: Layout = Layout(0, 2)
+    short_shingles: int = 0
+    seed: int = 0x5EED
+
+    @property
+    def rows(self) -> int:
+        return max(self.layout.end, self.short_layout.end)
+
+    @property
+    def max_keys(self) -> int:
+        return self.layout.bands + self.short_layout.bands
+
+    def layouts_for(self, shingle_count: int) -> tuple[Layout, ...]:
+        if self.short_layout.bands and shingle_count <= self.short_shingles:
+            return (self.layout, self.short_layout)
+        return (self.layout,)
+
+    def layouts_for_signature(self, length: int) -> tuple[Layout, ...]:
+        """The layouts a signature of `length` rows was made for (a short text's is longer)."""
+        if self.short_layout.bands and length >= self.short_layout.end > self.layout.end:
+            return (self.layout, self.short_layout)
+        return (self.layout,)
+
+    def collision_probability(self, j: float, shingle_count: int | None = None) -> float:
+        """Chance that two texts with Jaccard `j` share a band key (the short layout applies when
+        both are short: `shingle_count` is the larger of the two)."""
+        miss = 1.0
+        for layout in self.layouts_for(shingle_count if shingle_count is not None else 1 << 30):
+            miss *= 1 - layout.collision_probability(j)
+        return 1 - miss
+
+
 class MinHasher:
-    """Computes MinHash signatures and band keys for one set of parameters."""
+    """Computes signatures and band keys for one set of parameters."""
 
     def __init__(self, params: LshParams) -> None:
         self.params = params
         rng = np.random.default_rng(params.seed)
-        # Multiply-add hash family modulo 2**64; odd multipliers keep it a bijection.
-        self._a = rng.integers(1, _MASK64, size=params.hashes, dtype=np.uint64, endpoint=True) | np.uint64(1)
-        self._b = rng.integers(0, _MASK64, size=params.hashes, dtype=np.uint64, endpoint=True)
-        self._band_salt = _mix(np.arange(1, params.bands + 1, dtype=np.uint64))
+        # Multiply-add hash family modulo 2**32 over the high half of the (already mixed) shingle
+        # hashes; odd multipliers keep each a bijection. 32-bit lanes halve the memory traffic of
+        # the (shingles x rows) product, most of a signature's cost. The byte kept is bits 8-15 of
+        # each minimum: its top bits are mostly zero (it is the smallest of many).
+        self._a = rng.integers(1, _MASK32, size=params.rows, dtype=np.uint32, endpoint=True) | np.uint32(1)
+        self._b = rng.integers(0, _MASK32, size=params.rows, dtype=np.uint32, endpoint=True)
+        self._a_col, self._b_col = self._a[:, None].copy(), self._b[:, None].copy()
 
-    def signature(self, sh: U64) -> U64:
-        """MinHash signature (bands * rows values) of a non-empty shingle set."""
-        return (sh[:, None] * self._a[None, :] + self._b[None, :]).min(axis=0)  # type: ignore[no-any-return]
+    def signature(self, sh: U64) -> bytes:
+        """The one-byte MinHash values of a non-empty shingle hash array (repeats allowed): as
+        many rows as the text's layouts use (a short text's signature is longer)."""
+        rows = max(layout.end for layout in self.params.layouts_for(len(sh)))
+        x = (sh >> np.uint64(32)).astype(np.uint32)
+        product = self._a_col[:rows] * x  # rows x shingles: each row's minimum is a contiguous pass
+        product += self._b_col[:rows]
+        mins = product.min(axis=1)
+        return (mins >> np.uint32(8)).astype(np.uint8).tobytes()
 
-    def band_keys(self, sh: U64) -> list[str]:
-        """One key per band: the band's index and a 64-bit hash of its rows (`sh` from
-        `shingle_hashes` or `shingles`: repeats do not change a minimum)."""
-        if len(sh) == 0:
-            return []
-        p = self.params
-        sig = self.signature(sh).reshape(p.bands, p.rows)
-        h = self._band_salt.copy()
-        for j in range(p.rows):
-            h = _mix(h * _POLY + sig[:, j])
-        return [f"b{i:02x}{v:016x}" for i, v in enumerate(h.tolist())]
+    def band_keys(self, sig: bytes) -> list[int]:
+        """The band keys of a signature: band number (one byte; the short layout's bands follow
+        the main ones) above the band's row bytes (24 bits for three rows), as one integer."""
+        keys = []
+        number = 0
+        for layout in self.params.layouts_for_signature(len(sig)):
+            for band in range(layout.bands):
+                lo = layout.first + band * layout.rows
+                keys.append(number << 24 | int.from_bytes(sig[lo : lo + layout.rows], "big"))
+                number += 1
+        return keys
+
+
+def estimate(a: bytes, b: bytes) -> float:
+    """Jaccard similarity estimated from two signatures (over the rows both have): the share of
+    equal bytes, corrected for the 1/256 chance that two different minima share a low byte."""
+    n = min(len(a), len(b))
+    diff = int.from_bytes(a[:n], "big") ^ int.from_bytes(b[:n], "big")
+    same = diff.to_bytes(n, "big").count(0)
+    return max(0.0, (same / n - 1 / 256) / (1 - 1 / 256))

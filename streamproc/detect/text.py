@@ -56,16 +56,52 @@ CONFUSABLES = str.maketrans(
 _LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s"})
 _LEET_WORD = re.compile(r"\b(?=[\w@$]*[^\W\d_])(?=[\w@$]*[013457@$])[\w@$]+")
 _URL = re.compile(
-    r"(?:[a-z][a-z0-9+.-]{1,15}:)?//(?:[^\s/@]*@)?([^\s/?#:]+)[^\s]*"  # scheme://host...
-    r"|\bwww\.([^\s/?#:]+)[^\s]*"  # www.host...
-    r"|\b((?:[a-z0-9-]+\.)+[a-z]{2,24})/[^\s]*"  # host.tld/path
+    r"(?:[a-z][a-z0-9+.-]{1,15}:)?//(?:[^\s/@]*@)?([^\s/?#:]+)(?::\d+)?([^\s]*)"  # scheme://host...
+    r"|\bwww\.([^\s/?#:]+)([^\s]*)"  # www.host...
+    r"|\b((?:[a-z0-9-]+\.)+[a-z]{2,24})(/[^\s]*)"  # host.tld/path
 )
-_REPEAT = re.compile(r"([^\W\d_])\1+")  # "soooo" -> "so"; digits keep their runs (prices, years)
+# Query parameters that say where a click came from, not which page it opens: a link that
+# differs only in these is the same link. Lower case; `utm_` is a prefix.
+TRACKING_PARAMS = frozenset(
+    {
+        "fbclid", "gclid", "dclid", "gclsrc", "msclkid", "yclid", "twclid", "ttclid", "igshid",
+        "igsh", "mc_cid", "mc_eid", "_ga", "_gl", "ref", "ref_src", "ref_url", "referrer", "src",
+        "source", "si", "feature", "share", "spm", "scid", "mkt_tok", "trk", "cmpid", "s_cid",
+    }
+)  # fmt: skip
+# "soooo" -> "soo": a run of three or more letters is emphasis, while "good" and "too" stay words
+# of their own (collapsing those made unrelated short comments equal). ASCII first: much faster.
+_REPEAT = re.compile(r"([^\W\d_])\1\1+")
+_REPEAT_ASCII = re.compile(r"([a-z])\1\1+")
+_LEET_CHAR = re.compile(r"[013457@$]")
+_NON_WORD = re.compile(r"[^\w]+")  # punctuation and whitespace runs in one pass
+# The same for ASCII text, four times faster: bytes that are not word characters become spaces.
+_ASCII_NON_WORD = bytes(
+    b if b < 128 and (chr(b).isalnum() or b == ord("_")) else ord(" ") for b in range(256)
+)
 
 
-def _url_domain(m: re.Match[str]) -> str:
-    host = next(g for g in m.groups() if g).rstrip(".")
-    return " " + host.removeprefix("www.") + " "
+def _page(rest: str) -> str:
+    """The part of a link after the host that names the page: the path and the query without
+    tracking parameters or the fragment, trailing slashes dropped."""
+    rest = rest.split("#", 1)[0]
+    path, _, query = rest.partition("?")
+    params = [
+        p
+        for p in query.split("&")
+        if p and not (name := p.split("=", 1)[0]).startswith("utm_") and name not in TRACKING_PARAMS
+    ]
+    page = path.rstrip("/")
+    return f"{page} {' '.join(sorted(params))}" if params else page
+
+
+def _url_page(m: re.Match[str]) -> str:
+    """A link as its host and its page: two pages of one site stay two texts, while a link that
+    only changes its tracking parameters (or www., or a trailing slash) stays the same text."""
+    groups = m.groups()
+    i = next(i for i in (0, 2, 4) if groups[i])
+    host = groups[i].rstrip(".").removeprefix("www.")
+    return f" {host} {_page(groups[i + 1] or '')} "
 
 
 def _strip_marks(text: str) -> str:
@@ -78,13 +114,18 @@ def _strip_marks(text: str) -> str:
 def normalise_duplicate(text: str) -> str:
     """Canonical form for near-duplicate fingerprints: what a reader sees (HTML, entities and
     invisible characters gone), case-folded, accents and look-alike letters folded to Latin,
-    letter-like digits in words read as letters, URLs reduced to their domain, repeated letters
-    collapsed, punctuation runs and whitespace collapsed to single spaces."""
+    letter-like digits in words read as letters, links reduced to host and page (tracking
+    parameters dropped), letters repeated three times or more cut to two, punctuation runs and
+    whitespace collapsed to single spaces."""
     text = clean(text).casefold()
-    text = _strip_marks(text).translate(CONFUSABLES)
+    if not text.isascii():
+        text = _strip_marks(text).translate(CONFUSABLES)
     if "/" in text or "www." in text:
-        text = _URL.sub(_url_domain, text)
-    text = _LEET_WORD.sub(lambda m: m.group().translate(_LEET), text)
-    text = _PUNCT_RUN.sub(" ", text)
-    text = _REPEAT.sub(r"\1", text)
-    return _SPACE.sub(" ", text).strip()
+        text = _URL.sub(_url_page, text)
+    if _LEET_CHAR.search(text):
+        text = _LEET_WORD.sub(lambda m: m.group().translate(_LEET), text)
+    if text.isascii():
+        text = " ".join(text.encode().translate(_ASCII_NON_WORD).decode().split())
+        return _REPEAT_ASCII.sub(r"\1\1", text)
+    text = _NON_WORD.sub(" ", text)
+    return _REPEAT.sub(r"\1\1", text).strip()

@@ -334,11 +334,12 @@ def generate(n: int, *, seed: int = 7, family_share: float = 0.35) -> Corpus:
             corpus.family[cid] = fam
 
     while len(out) < n:
-        due = [p for p in pending if p[0] <= len(out)]
-        if due:
-            item = due[0]
-            pending.remove(item)
-            f = item[2]
+        # the first pending variant (in the order they were made) that is due; stop at it, so
+        # that a million comments do not scan the whole pending list each time
+        now = len(out)
+        due = next((i for i, p in enumerate(pending) if p[0] <= now), -1)
+        if due >= 0:
+            f = pending.pop(due)[2]
             emit(f["text"], f["thread"], f["author"], "variant", f["family"])
             continue
         r = rng.random()

@@ -50,10 +50,9 @@ class DuplicatesStage:
     def ops(self, env: Envelope, prepared: Probe | str | None, partitions: int) -> list[Op]:
         if not isinstance(prepared, Probe):
             return []
-        wire = prepared.to_dict()
-        return [
-            Op("index", q, [wire, keys]) for q, keys in keys_by_partition(prepared.keys, partitions).items()
-        ]
+        # The probe itself: served here as it is, encoded (`wire`) only if it goes to another worker.
+        groups = keys_by_partition(prepared.keys, partitions)
+        return [Op("index", q, [prepared, keys]) for q, keys in groups.items()]
 
     def finish(self, env: Envelope, prepared: Probe | str | None, results: list[Any]) -> StageResult:
         if prepared == EMPTY:
@@ -64,8 +63,15 @@ class DuplicatesStage:
 
 def apply_index(shard: Shard, payload: list[Any], ctx: ApplyContext) -> list[list[Any]]:
     """Check the keys this shard owns and remember the comment; the matches it found."""
-    wire, keys = payload
-    matches = shard.duplicates.match_and_index(
-        Probe.from_dict(wire), keys, wall=ctx.wall, on_evict=ctx.on_evict
-    )
+    p, keys = payload
+    if not isinstance(p, Probe):  # from another worker: see `wire`
+        p = Probe.from_dict(p)
+    matches = shard.duplicates.match_and_index(p, keys, wall=ctx.wall, on_evict=ctx.on_evict)
     return [m.to_list() for m in matches]
+
+
+def wire(value: Any) -> Any:
+    """JSON for what a state request carries besides JSON values: the duplicate probe."""
+    if isinstance(value, Probe):
+        return value.to_dict()
+    raise TypeError(f"{type(value).__name__} cannot go into a state request")

@@ -11,8 +11,18 @@ import pytest
 
 from streamproc.detect.model import LinearModel
 from streamproc.errors import ConfigError
+from streamproc.events import Reason, StageResult, comment_from_dict
 from streamproc.gen.labelled import labelled_corpus, write_csv, write_jsonl
-from streamproc.training import Columns, evaluate, metrics_at, read_labelled, register_cli
+from streamproc.training import (
+    Columns,
+    Example,
+    evaluate,
+    metrics_at,
+    read_labelled,
+    reason_counts,
+    register_cli,
+    worst_false_positives,
+)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -99,7 +109,7 @@ def test_train_then_eval_json(
     data: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     model_path = tmp_path / "spam.model"
-    assert _run("train", str(data["csv"]), "-o", str(model_path), "--epochs", "3") == 0
+    assert _run("train", str(data["csv"]), "-o", str(model_path), "--iterations", "30") == 0
     model = LinearModel.from_bytes(model_path.read_bytes())
     assert model.version == 1 and model.trained
     capsys.readouterr()
@@ -124,3 +134,81 @@ def test_model_push_needs_brokers(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     path.write_bytes(LinearModel.untrained().to_bytes())
     with pytest.raises(ConfigError, match="STREAMPROC_BROKERS is not set"):
         _run("model", "push", str(path))
+
+
+def _example(cid: str, text: str, label: int) -> Example:
+    event = {"id": cid, "thread_id": "t", "text": text, "posted_at": "2026-01-01T00:00:00Z"}
+    return Example(comment_from_dict(event), label)
+
+
+def _result(score: float, *codes: str) -> StageResult:
+    return StageResult("spam", "x", score, [Reason(c, c, 0.3, None) for c in codes])
+
+
+def test_reason_counts_split_spam_and_ham_and_list_ham_firers_first() -> None:
+    labels = [1, 1, 0, 0, 0]
+    results = [
+        _result(0.9, "content.prize", "link.present"),
+        _result(0.8, "content.prize"),
+        _result(0.6, "link.present"),
+        _result(0.2, "link.present", "content.amount"),
+        _result(0.1),
+    ]
+    rows = reason_counts(labels, results)
+    assert rows == [
+        {"code": "link.present", "spam": 1, "ham": 2},
+        {"code": "content.amount", "spam": 0, "ham": 1},
+        {"code": "content.prize", "spam": 2, "ham": 0},
+    ]
+
+
+def test_worst_false_positives_are_ham_at_hold_highest_first_and_cut_short() -> None:
+    long_text = "word " * 60
+    examples = [
+        _example("a", "spam text", 1),
+        _example("b", long_text, 0),
+        _example("c", "ok", 0),
+        _example("d", "fine\nthanks", 0),
+    ]
+    results = [_result(0.99, "x"), _result(0.7, "content.seo"), _result(0.4), _result(0.8, "content.claim")]
+    worst = worst_false_positives(examples, results, 0.5, 10)
+    assert [w["comment_id"] for w in worst] == ["d", "b"]  # spam and ham under hold are not listed
+    assert worst[0]["text"] == "fine thanks" and worst[0]["reasons"][0]["code"] == "content.claim"
+    assert len(worst[1]["text"]) <= 100 and worst[1]["text"].endswith("…")
+    assert len(worst_false_positives(examples, results, 0.5, 1)) == 1
+
+
+def test_eval_report_puts_the_configured_thresholds_first(
+    data: dict[str, Path], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("STREAMPROC_HOLD_THRESHOLD", "0.45")
+    monkeypatch.setenv("STREAMPROC_REJECT_THRESHOLD", "0.9")
+    assert _run("eval", str(data["jsonl"]), "--worst", "3") == 0
+    out = capsys.readouterr().out
+    sections = [
+        "at the configured thresholds",
+        "threshold sweep",
+        "reasons fired (on spam / on ham)",
+        "worst false positives",
+    ]
+    positions = [out.find(s) for s in sections]
+    assert -1 not in positions[:3] and positions[:3] == sorted(positions[:3])
+    configured = out.split("threshold sweep")[0]
+    assert "     hold      0.45" in configured and "   reject      0.90" in configured
+    assert "content." in out.split("reasons fired")[1]
+
+
+def test_eval_json_has_configured_reasons_and_false_positives(
+    data: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert _run("eval", str(data["jsonl"]), "--json") == 0
+    report = orjson.loads(capsys.readouterr().out)
+    hold = report["configured"]["hold"]
+    assert hold["threshold"] == 0.5 and report["configured"]["reject"]["threshold"] == 0.85
+    assert sum(hold["confusion"].values()) == report["comments"]
+    assert all(r["spam"] + r["ham"] > 0 for r in report["reasons"])
+    fired = {r["code"]: r for r in report["reasons"]}
+    assert fired["content.seo"]["spam"] > fired["content.seo"]["ham"]
+    fps = report["false_positives"]
+    assert len(fps) == min(10, hold["confusion"]["fp"])
+    assert [f["score"] for f in fps] == sorted((f["score"] for f in fps), reverse=True)

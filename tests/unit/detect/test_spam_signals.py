@@ -14,7 +14,6 @@ from streamproc.detect.features import (
     observe_author,
     prepare,
     stale_authors,
-    text_features,
     upstream_signals,
 )
 from streamproc.detect.links import assess_links
@@ -43,7 +42,7 @@ def _codes(text: str) -> set[str]:
         ("I'm a new youtuber, help me get 500 subscribers", {"content.self_promo"}),
         ("get free instagram followers today", {"content.commercial"}),
         ("plz give my cover a listen, trying to reach 1000 subscribers", {"content.self_promo"}),
-        ("Click here to claim your prize", {"content.call_to_action", "content.money"}),
+        ("Click here to claim your prize", {"content.call_to_action", "content.claim"}),
         ("Read more at our partner page", {"content.call_to_action"}),
         ("Earn money working from home, text me on whatsapp", {"content.money", "content.contact"}),
         ("Call +1 555 201 3344 today", {"content.contact"}),
@@ -198,16 +197,6 @@ def test_many_people_repeating_a_short_text_is_not_a_flood() -> None:
     reason = Reason("duplicate.campaign", "same text", 0.5)
     result = StageResult("duplicates", "duplicate", 0.5, [reason], data={"matches": 9})
     assert [s.weight for s in upstream_signals({"duplicates": result}, 3)] == [pytest.approx(0.175)]
-
-
-def test_text_features_are_unit_scaled_groups() -> None:
-    feats = text_features("Check out my channel, check out my videos!")
-    words = sum(v * v for n, v in feats if n[:2] in ("w:", "b:"))
-    chars = sum(v * v for n, v in feats if n[:2] == "c:")
-    assert words == pytest.approx(1.0) and chars == pytest.approx(1.0)
-    counts = dict(feats)
-    assert counts["w:check"] == pytest.approx(2 * counts["w:channel"])  # counted, then scaled
-    assert "w:Check" not in counts and "c: che" in counts  # case-folded; word starts marked
 
 
 @pytest.mark.parametrize(("matches", "factor"), [(1, 0.4), (2, 0.7), (3, 1.0), (9, 1.0)])
