@@ -50,6 +50,10 @@ def test_the_image_runs_streamproc_as_a_non_root_user(engine: Engine, project_im
         "run", "--rm", "--network=host", f"--label={LABEL}", project_image.tag, "--version"
     )
     assert version.stdout.strip() == f"streamproc {__version__}"
+    python = engine.docker(
+        "run", "--rm", f"--label={LABEL}", "--entrypoint=python", project_image.tag, "--version"
+    )
+    assert python.stdout.startswith("Python 3.11."), python.stdout
     ids = engine.docker(
         "run", "--rm", "--network=host", f"--label={LABEL}", "--entrypoint=id", project_image.tag
     )
