@@ -223,6 +223,7 @@ class Engine:
         if self._lock is not None:
             self._lock.close()  # releases the flock
             self._lock = None
+        _unmount_under(self.runtime)  # dockerd leaves its exec-root's netns/default bind mount
         if self._own_data_root and self.data_root is not None:
             _remove_tree(self.data_root)
         shutil.rmtree(self.runtime, ignore_errors=True)
@@ -238,6 +239,15 @@ class Engine:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def _unmount_under(path: Path) -> None:
+    """Unmount whatever is still mounted below `path`, deepest first."""
+    prefix = str(path.resolve()) + "/"
+    with contextlib.suppress(OSError):
+        mounts = [line.split()[4] for line in Path("/proc/self/mountinfo").read_text().splitlines()]
+        for target in sorted((m for m in mounts if m.startswith(prefix)), key=len, reverse=True):
+            subprocess.run(["umount", "-l", target], check=False, capture_output=True)
 
 
 def _remove_tree(path: Path) -> None:
