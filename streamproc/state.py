@@ -19,6 +19,7 @@ the worker that owns that partition, one comment at a time:
 from __future__ import annotations
 
 import weakref
+from collections import OrderedDict
 from collections.abc import Callable, Iterator, MutableMapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -34,6 +35,7 @@ from streamproc.detect.duplicates import DuplicateConfig, DuplicateShard
 from streamproc.topology import STATE_KINDS
 
 Bytes = MutableMapping[bytes, bytes]
+READ_CACHE = 50_000  # keys (with their values, about 300 bytes each) cached per partition
 
 
 class PrefixView(MutableMapping[bytes, bytes]):
@@ -139,13 +141,23 @@ class LocalState:
 
 
 class TablePartition(MutableMapping[bytes, bytes]):
-    """One partition of a Faust table, reachable while processing any event."""
+    """One partition of a Faust table, reachable while processing any event.
 
-    def __init__(self, table: Any, topic: str, partition: int) -> None:
+    Reads go through a write-through cache of the partition's recently used keys (absent ones
+    too): a comment reads dozens of duplicate records, mostly recent ones, and every write to the
+    partition passes through this object while its worker owns it (a new owner, or the same one
+    after a rebalance, starts with a new object, hence an empty cache).
+    """
+
+    def __init__(self, table: Any, topic: str, partition: int, cache_size: int = READ_CACHE) -> None:
         self.table = table
         self.partition = partition
         message = Message(topic, partition, -1, 0.0, 0, None, None, None, None, tp=TP(topic, partition))
         self._event = Event(table.app, None, None, None, message)
+        self._cache: OrderedDict[bytes, bytes | None] = OrderedDict()
+        self._cache_size = cache_size
+        store = table.data
+        self._db = store._db_for_partition(partition) if hasattr(store, "_db_for_partition") else None
 
     @contextmanager
     def _as_partition(self) -> Iterator[None]:
@@ -162,21 +174,34 @@ class TablePartition(MutableMapping[bytes, bytes]):
         return value  # type: ignore[no-any-return]
 
     def get(self, key: bytes, default: Any = None) -> Any:
-        # Straight from this partition's store: Faust's table layers cost more than the read.
-        store = self.table.data
-        if hasattr(store, "_db_for_partition"):  # rocksdb://
-            value = store._db_for_partition(self.partition).get(key)
-        else:  # memory://
-            value = store.data.get(key)
+        cache = self._cache
+        if key in cache:
+            cache.move_to_end(key)
+            value = cache[key]
+        else:
+            # Straight from this partition's store: Faust's table layers cost more than the read.
+            value = self._db.get(key) if self._db is not None else self.table.data.data.get(key)
+            self._remember(key, value)
         return default if value is None else value
+
+    def _remember(self, key: bytes, value: bytes | None) -> None:
+        self._cache[key] = value
+        self._cache.move_to_end(key)
+        if len(self._cache) > self._cache_size:
+            self._cache.popitem(last=False)
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, bytes) and self.get(key) is not None
 
     def __setitem__(self, key: bytes, value: bytes) -> None:
         with self._as_partition():
             self.table[key] = value
+        self._remember(key, value)
 
     def __delitem__(self, key: bytes) -> None:
         with self._as_partition():
             del self.table[key]
+        self._remember(key, None)
 
     def __iter__(self) -> Iterator[bytes]:
         return (k for k, _ in self.scan(b""))

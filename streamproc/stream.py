@@ -126,6 +126,7 @@ class StreamGroup:
         self.group = group_for(settings.stages, settings.app_id)
         self.stages = build_stages(settings, self.group)
         self.chain = Chain(self.stages, partitions, metrics)
+        self.duplicate_config = duplicate_config(settings)  # one per process: its caches are shared
         self.app = faust.App(
             self.group.group_id,
             broker=settings.broker_urls,
@@ -272,7 +273,7 @@ class StreamGroup:
         shard = self.shards.get(partition)
         if shard is None:
             view = TablePartition(self.table, self.group.requests, partition)
-            shard = Shard(partition, view, view.scan, duplicate_config(self.settings))
+            shard = Shard(partition, view, view.scan, self.duplicate_config)
             started = time.perf_counter()
             remembered = shard.duplicates.remembered() if "index" in {k.name for k in self.group.state} else 0
             log.info(

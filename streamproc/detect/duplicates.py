@@ -496,8 +496,8 @@ class DuplicateShard:
             elif same >= ceiling:
                 similarity = min(round((same / rows - 1 / 256) / (1 - 1 / 256), 4), 0.9999)
             else:
-                if mine is None:
-                    mine = shingle_set(decompress(p.text), config.params.k)
+                if mine is None:  # from the cache too: the other shards of this comment ask again
+                    mine = self._shingles(p.text)
                 other = self._shingles(text)
                 inter = len(mine & other)
                 similarity = min(round(inter / (len(mine) + len(other) - inter), 4), 0.9999)
