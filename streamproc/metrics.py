@@ -132,7 +132,12 @@ class Metrics:
         )
         self.publish_retries = Counter(
             "streamproc_publish_retries",
-            "Verdicts or dead letters published again because the brokers did not acknowledge them",
+            "Verdicts, dead letters or state writes sent again because the brokers did not acknowledge them",
+            registry=r,
+        )
+        self.offset_gaps = Counter(
+            "streamproc_offset_gaps",
+            "Holes in the offsets delivered to the head (Faust after a rebalance), read again",
             registry=r,
         )
         self.stalled = Gauge(

@@ -7,9 +7,10 @@ the worker that owns that partition, one comment at a time:
 
 - `TablePartition` reaches one partition of the Faust table from anywhere in the worker: it runs
   each read and write with a Faust event of that partition as the current event, which is what
-  makes the table write that partition's changelog and RocksDB store. (Faust ties table writes to
-  the partition of the event being processed; the stream serves a comment's state on several
-  partitions from one event.) tests/unit/test_state_faust.py pins the Faust behaviour relied on.
+  makes the table's store write that partition's RocksDB database, and it sends each write to
+  that partition of the changelog itself, keeping the futures (`take_writes`). (Faust ties table
+  writes to the partition of the event being processed; the stream serves a comment's state on
+  several partitions from one event.) tests/unit/test_state_faust.py pins the Faust behaviour relied on.
 - `Shard` is what the stage cores see of one partition: row lists by key (domain sightings,
   author activity) and the partition's duplicate index shard.
 - `LocalState` is the same on dicts, for `streamproc check`, `eval` and the unit tests: one
@@ -156,6 +157,7 @@ class TablePartition(MutableMapping[bytes, bytes]):
         self._event = Event(table.app, None, None, None, message)
         self._cache: OrderedDict[bytes, bytes | None] = OrderedDict()
         self._cache_size = cache_size
+        self.writes: list[tuple[bytes, Any]] = []  # changelog writes not yet taken (take_writes)
         store = table.data
         self._db = store._db_for_partition(partition) if hasattr(store, "_db_for_partition") else None
 
@@ -195,13 +197,33 @@ class TablePartition(MutableMapping[bytes, bytes]):
 
     def __setitem__(self, key: bytes, value: bytes) -> None:
         with self._as_partition():
-            self.table[key] = value
+            self.table.data[key] = value  # the store of this partition
         self._remember(key, value)
+        self.writes.append((key, self.table.send_changelog(self.partition, key, value)))
 
     def __delitem__(self, key: bytes) -> None:
         with self._as_partition():
-            del self.table[key]
+            del self.table.data[key]
         self._remember(key, None)
+        self.writes.append((key, self._send_delete(key)))
+
+    def _send_delete(self, key: bytes) -> Any:
+        return self.table.send_changelog(self.partition, key, None, value_serializer="raw")
+
+    def take_writes(self) -> list[tuple[bytes, Any]]:
+        """The changelog writes made since the last call, as (key, future) pairs: the future
+        resolves when the brokers have the write. The stream publishes a comment's verdicts only
+        once the writes made for it are durable, so that a comment read again after a crash finds
+        what it wrote (and so gets the same verdict)."""
+        writes, self.writes = self.writes, []
+        return writes
+
+    def write_again(self, key: bytes) -> Any:
+        """Send the key's current value (or its deletion) to the changelog again."""
+        value = self.get(key)
+        if value is None:
+            return self._send_delete(key)
+        return self.table.send_changelog(self.partition, key, value)
 
     def __iter__(self) -> Iterator[bytes]:
         return (k for k, _ in self.scan(b""))

@@ -20,6 +20,7 @@ offset). A request that was not answered in REQUEST_RETRY_SECONDS is sent again.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -93,6 +94,9 @@ def internal_topics(group: Group, settings: Settings, partitions: int) -> list[N
     return out
 
 
+Write = tuple[TablePartition, bytes, Any]  # where, key, the changelog write's future
+
+
 @dataclass(slots=True)
 class Pending:
     """A comment waiting for other workers' answers."""
@@ -101,6 +105,7 @@ class Pending:
     event: EventT
     sent_at: float
     requests: dict[int, bytes] = field(default_factory=dict)  # partition -> request, for re-sending
+    writes: list[Write] = field(default_factory=list)  # state written here for it, maybe not durable
 
 
 class StreamGroup:
@@ -169,6 +174,10 @@ class StreamGroup:
         # Messages read and not yet acknowledged, acknowledged in reading order (see acks.py).
         self.acks: InOrderAcks[EventT] = InOrderAcks(self._ack, lambda e: int(e.message.partition))
         self.room = asyncio.Event()
+        # Input partition -> the offset the head must read next (see _in_order), and the gap
+        # last found there with how often in a row (a gap that comes back is the log's own).
+        self._next_offset: dict[int, int] = {}
+        self._gaps: dict[int, tuple[int, int, int]] = {}
         self._tasks: set[asyncio.Future[Any]] = set()
         # What each agent did since start, logged every WATCH_SECONDS at info level.
         self.counts: dict[str, int] = dict.fromkeys(
@@ -253,6 +262,7 @@ class StreamGroup:
         # here would be judged twice, or by the wrong owner.
         waiting = len(self.pending)
         self.pending.clear()
+        self._next_offset.clear()
         self.metrics.pending.set(0)
         open_ = self.acks.clear()
         self.room.set()
@@ -298,6 +308,8 @@ class StreamGroup:
             await model_ready(self.model_follower)  # score with the shared model, not a stale file
         async for event in stream.noack().events():
             await self._room()
+            if not await self._in_order(event):
+                continue
             self.acks.read(event)
             self.counts["read"] += 1
             try:
@@ -309,6 +321,63 @@ class StreamGroup:
                 first = self.stages[0].spec.name  # the stream failed, not a stage: charged to the first
                 self.metrics.errors.labels(first, type(exc).__name__[:40]).inc()
                 await self._dead_letter_durably(event, first, "stage_error", f"{type(exc).__name__}: {exc}")
+
+    async def _in_order(self, event: EventT) -> bool:
+        """Whether `event` is the next message of its partition, from the committed offset on.
+
+        Faust can deliver a partition's messages with a hole after a rebalance (a fetched batch
+        goes on after the seek to the committed offset, and the records fetched again are dropped
+        as already read), and it then commits past the hole: those comments would never get a
+        verdict. The head so takes each partition's messages strictly in order from its committed
+        offset: it skips what it already has, and at a hole it seeks back and reads again. Only a
+        hole that comes back three times in a row is taken as the log's own (transaction markers).
+        """
+        msg = event.message
+        tp, offset = msg.tp, msg.offset
+        expected = self._next_offset.get(msg.partition)
+        if expected is None:
+            expected = await self._start_offset(tp)
+            if expected is None:
+                return False  # no longer ours: read again by its owner
+        if offset < expected:
+            return False  # read again after a seek back: already in hand
+        if offset > expected:
+            at, to, times = self._gaps.get(msg.partition, (-1, -1, 0))
+            times = times + 1 if (at, to) == (expected, offset) else 1
+            self._gaps[msg.partition] = (expected, offset, times)
+            consumer = self.app.consumer
+            if times < 3:
+                log.warning(
+                    "offset_gap partition=%s expected=%s got=%s: reading again",
+                    msg.partition,
+                    expected,
+                    offset,
+                )
+                self.metrics.offset_gaps.inc()
+                consumer._gap.pop(tp, None)  # Faust would count the hole as acknowledged
+                with contextlib.suppress(Exception):  # not assigned any more: nothing to read
+                    await consumer.seek(tp, expected)
+                return False
+            log.info("offset_gap_kept partition=%s from=%s to=%s", msg.partition, expected, offset)
+            consumer._gap[tp].addi(expected, offset)  # the log's own hole: let the commit pass it
+        self._gaps.pop(msg.partition, None)
+        self._next_offset[msg.partition] = offset + 1
+        return True
+
+    async def _start_offset(self, tp: TP) -> int | None:
+        """Where the group's reading of `tp` starts: its committed offset, or the log start."""
+        consumer = self.app.consumer
+        try:
+            thread = consumer._thread  # the aiokafka consumer runs in Faust's consumer thread
+            client = thread._ensure_consumer()
+            committed = await thread.call_thread(client.committed, tp)
+            if committed is None:
+                committed = (await consumer.earliest_offsets(tp))[tp]
+        except Exception as exc:
+            log.warning("start_offset_failed partition=%s error=%r", tp.partition, exc)
+            return None
+        self._next_offset[tp.partition] = int(committed)
+        return int(committed)
 
     async def _room(self) -> None:
         while len(self.acks) >= MAX_IN_FLIGHT:
@@ -344,15 +413,18 @@ class StreamGroup:
         work = self.chain.begin(env)
         ctx = self._apply_context()
         remote: dict[int, list[list[Any]]] = {}
+        writes: list[Write] = []
         for q, requests in work.requests().items():
             if q in self.owned:
-                serve_here(self.chain, work, q, self.shard(q), ctx)
+                shard = self.shard(q)
+                serve_here(self.chain, work, q, shard, ctx)
+                writes += _taken(shard)
             else:
                 remote[q] = requests
         if not remote:
-            await self._finish(work, event)
+            await self._finish(work, event, writes)
             return
-        pending = Pending(work, event, time.monotonic())
+        pending = Pending(work, event, time.monotonic(), writes=writes)
         self.pending[(msg.partition, msg.offset)] = pending
         self.metrics.pending.set(len(self.pending))
         for q, requests in remote.items():
@@ -390,7 +462,10 @@ class StreamGroup:
     def _evicted(self, cause: str) -> None:
         self.metrics.evictions.labels(cause).inc()
 
-    async def _finish(self, work: Work, event: EventT) -> None:
+    async def _finish(self, work: Work, event: EventT, writes: list[Write]) -> None:
+        if writes:  # its verdicts wait for its state to be durable, the stream does not
+            self._spawn(self._finish_when_written(work, event, writes))
+            return
         done = self.chain.finish(work)
         for name, exc in done.failures:
             self.metrics.errors.labels(name, type(exc).__name__[:40]).inc()
@@ -405,6 +480,37 @@ class StreamGroup:
             return futures + await self._publish(done)
 
         self._when_durable(await publish(), event, publish)
+
+    async def _finish_when_written(self, work: Work, event: EventT, writes: list[Write]) -> None:
+        generation = event.message.generation_id
+        if await self._written(writes, lambda: self.app.consumer_generation_id == generation):
+            await self._finish(work, event, [])
+        else:
+            self._release(event, ack=False)  # a rebalance since: it is read again
+
+    async def _reply_when_written(self, writes: list[Write], q: int, reply: bytes, to: int) -> None:
+        if await self._written(writes, lambda: q in self.owned):
+            await self.send(self.group.replies, None, reply, partition=to)
+
+    async def _written(self, writes: list[Write], still_wanted: Callable[[], bool]) -> bool:
+        """Wait until the brokers have every state write in `writes`, writing the failed ones
+        again (their key's current value) while `still_wanted()`; False when it stopped being."""
+        while True:
+            failed = []
+            for view, key, fut in writes:
+                try:
+                    await fut
+                except Exception as exc:
+                    failed.append((view, key))
+                    error = exc
+            if not failed:
+                return True
+            self.metrics.publish_retries.inc()
+            log.warning("state_write_failed writes=%s error=%r; retrying", len(failed), error)
+            await asyncio.sleep(PUBLISH_RETRY_SECONDS)
+            if not still_wanted():
+                return False
+            writes = [(view, key, view.write_again(key)) for view, key in failed]
 
     async def _publish(self, done: Finished) -> list[Awaitable[Any]]:
         """Each stage's verdict to its topic, keyed by comment id; each carries the comment and
@@ -518,10 +624,15 @@ class StreamGroup:
             try:
                 body = orjson.loads(event.value)
                 q = event.message.partition
-                answers = serve(self.shard(q), body["ops"], self._apply_context())
+                shard = self.shard(q)
+                answers = serve(shard, body["ops"], self._apply_context())
                 reply = orjson.dumps({"o": body["o"], "q": q, "a": answers})
-                await self.send(self.group.replies, None, reply, partition=body["r"])
                 self.counts["served"] += 1
+                writes = _taken(shard)
+                if writes:  # answered once durable: the asker publishes verdicts built on it
+                    self._spawn(self._reply_when_written(writes, q, reply, body["r"]))
+                else:
+                    await self.send(self.group.replies, None, reply, partition=body["r"])
             except Exception:
                 self.metrics.errors.labels("state", "request").inc()
                 log.exception(
@@ -542,7 +653,7 @@ class StreamGroup:
                 if not pending.work.waiting:
                     del self.pending[(event.message.partition, body["o"])]
                     self.metrics.pending.set(len(self.pending))
-                    await self._finish(pending.work, pending.event)
+                    await self._finish(pending.work, pending.event, pending.writes)
             except Exception:
                 self.metrics.errors.labels("state", "reply").inc()
                 log.exception(
@@ -588,6 +699,7 @@ class StreamGroup:
                 ]
                 for key in stale[prefix](decoded, self.stream_time):
                     del view[key.encode()]
+            view.take_writes()  # no comment waits for these
 
     async def _state_size(self) -> None:
         if "index" in {k.name for k in self.group.state}:
@@ -664,6 +776,11 @@ class StreamGroup:
             if position is not None and highwater is not None:
                 lag[(tp.topic, tp.partition)] = max(0, highwater - position)
         self.metrics.set_lag(lag)
+
+
+def _taken(shard: Shard) -> list[Write]:
+    view: TablePartition = shard.data  # type: ignore[assignment]
+    return [(view, key, fut) for key, fut in view.take_writes()]
 
 
 def _decode_comment(data: bytes) -> Envelope:

@@ -12,7 +12,7 @@ import pytest
 
 from streamproc.clients import ensure_topics
 from streamproc.config import load_settings
-from tests.support.faults import Feeder, audit_until_complete, mixed_stream
+from tests.support.faults import Feeder, audit_until_complete, mixed_stream, where_missing_stopped
 from tests.support.workers import WorkerProcess, prefixed_topics
 
 pytestmark = [pytest.mark.e2e, pytest.mark.faults]
@@ -40,5 +40,5 @@ def test_two_groups_of_two_workers_started_together(
     report, took = audit_until_complete(settings, timeout=240)
     print(f"\nrun {run}: accounted for {took:.0f} s after the feed ended\n{report.render()}")
     restarts = {w.name: w.log_path.read_text().count("worker_restart") for w in workers}
-    assert report.ok, report.render() + "".join(f"\n--- {w.name} ---\n{w.log()}" for w in workers)
+    assert report.ok, report.render() + "\n" + where_missing_stopped(settings, report)
     assert not any(restarts.values()), f"the watchdog had to restart {restarts}"

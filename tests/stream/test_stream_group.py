@@ -5,12 +5,16 @@ acknowledged only when everything it produced is. Outbound messages go to a reco
 from __future__ import annotations
 
 import asyncio
+from collections import defaultdict
 from collections.abc import Awaitable
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from typing import Any
 
 import orjson
 import pytest
+from faust.types import TP
+from intervaltree import Interval, IntervalTree
 
 from streamproc.cli import check_lines
 from streamproc.config import Settings
@@ -42,18 +46,34 @@ class RecordingGroup(StreamGroup):
 
     sent: list[Sent] = field(default_factory=list)
     fail: set[str] = field(default_factory=set)
+    held: list[asyncio.Future[Any]] = field(default_factory=list)
+    hold: bool = False  # sends stay unacknowledged (in `held`) until the test resolves them
 
     def __init__(self, settings: Settings, partitions: int = 1) -> None:
-        self.sent, self.fail = [], set()
+        self.sent, self.fail, self.held, self.hold = [], set(), [], False
         super().__init__(settings, Metrics(), partitions)
         assert self.model_follower is not None
         self.model_follower.ready.set()  # no model topic here: score with the rules at once
+        if self.table is not None:  # state writes go to the changelog through the same recorder
+            self.table.send_changelog = self._changelog
+
+    def _changelog(self, partition: int | None, key: bytes, value: bytes | None, *a: Any, **kw: Any) -> Any:
+        return self._record(self.group.changelog, key, value or b"", partition, None)
+
+    async def _start_offset(self, tp: Any) -> int:
+        return 0  # Faust's test agents number what they are given from 0
 
     async def send(self, topic: str, key: bytes | None, value: bytes, *, partition: int | None = None,
                    headers: list[tuple[str, bytes]] | None = None) -> Awaitable[Any]:  # fmt: skip
+        return self._record(topic, key, value, partition, headers)
+
+    def _record(self, topic: str, key: bytes | None, value: bytes, partition: int | None,
+                headers: list[tuple[str, bytes]] | None) -> asyncio.Future[Any]:  # fmt: skip
         self.sent.append(Sent(topic, key, value, partition, dict(headers or [])))
         fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        if topic in self.fail:
+        if self.hold:
+            self.held.append(fut)
+        elif topic in self.fail:
             fut.set_exception(ConnectionError("not acknowledged"))
         else:
             fut.set_result(None)
@@ -201,3 +221,82 @@ async def test_the_stream_judges_as_check_does() -> None:
     assert streamed.keys() == offline.keys()
     for cid, msg in offline.items():
         assert (streamed[cid]["action"], streamed[cid]["stages"]) == (msg["action"], msg["stages"]), cid
+
+
+async def test_verdicts_wait_until_the_state_written_for_the_comment_is_durable() -> None:
+    """A verdict published before its state write is durable could differ from the one the comment
+    gets when it is read again after a crash (the state would not remember it)."""
+    group = RecordingGroup(_settings())
+    group.owned = {0}
+    group.hold = True
+    head = group.app.agents[group.group.group_id]
+    async with head.test_context() as agent:
+        event = await agent.put(orjson.dumps(COMMENT), key=b"c1")
+        await _settle()
+        assert group.on(group.group.changelog), "the comment wrote no state"
+        assert not group.on(group.settings.topics.verdicts)  # held: its state is not durable yet
+        group.hold = False
+        for fut in group.held:
+            fut.set_result(None)
+        await _settle()
+    assert len(group.on(group.settings.topics.verdicts)) == 1
+    assert event.message.acked
+
+
+async def test_a_state_write_the_brokers_refused_is_written_again_before_the_verdict(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("streamproc.stream.PUBLISH_RETRY_SECONDS", 0.01)
+    group = RecordingGroup(_settings())
+    group.owned = {0}
+    changelog = group.group.changelog
+    group.fail = {changelog}
+    head = group.app.agents[group.group.group_id]
+    async with head.test_context() as agent:
+        await agent.put(orjson.dumps(COMMENT), key=b"c1")
+        await _settle()
+        first = len(group.on(changelog))
+        assert first and not group.on(group.settings.topics.verdicts)
+        group.fail = set()
+        await asyncio.sleep(0.05)
+        await _settle()
+    again = group.on(changelog)[first:]
+    assert {m.key for m in again} == {m.key for m in group.on(changelog)[:first]}  # every key again
+    assert len(group.on(group.settings.topics.verdicts)) == 1
+    assert group.metrics.registry.get_sample_value("streamproc_publish_retries_total") >= 1
+
+
+class _Consumer:
+    """What the head's ordering uses of Faust's consumer."""
+
+    def __init__(self) -> None:
+        self.seeks: list[tuple[Any, int]] = []
+        self._gap: dict[Any, Any] = {}
+
+    async def seek(self, tp: Any, offset: int) -> None:
+        self.seeks.append((tp, offset))
+
+
+def _event(offset: int) -> Any:
+    tp = TP("in", 0)
+    return SimpleNamespace(message=SimpleNamespace(tp=tp, partition=0, offset=offset))
+
+
+async def test_the_head_takes_a_partition_in_order_and_reads_a_hole_again() -> None:
+    group = RecordingGroup(_settings())
+    consumer = _Consumer()
+    group.app.consumer = consumer  # type: ignore[assignment]
+    taken = [o for o in (0, 1, 1, 4, 2, 3, 4, 0) if await group._in_order(_event(o))]
+    assert taken == [0, 1, 2, 3, 4]  # 1 again and 0 again skipped; at 4 it went back for 2
+    assert consumer.seeks == [(TP("in", 0), 2)]
+    assert group.metrics.registry.get_sample_value("streamproc_offset_gaps_total") == 1
+
+
+async def test_a_hole_that_comes_back_three_times_is_the_logs_own() -> None:
+    group = RecordingGroup(_settings())
+    consumer = _Consumer()
+    consumer._gap = defaultdict(IntervalTree)
+    group.app.consumer = consumer  # type: ignore[assignment]
+    taken = [o for o in (0, 5, 5, 5, 6) if await group._in_order(_event(o))]
+    assert taken == [0, 5, 6] and len(consumer.seeks) == 2
+    assert sorted(consumer._gap[TP("in", 0)]) == [Interval(1, 5)]  # Faust may commit past it

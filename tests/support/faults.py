@@ -8,6 +8,7 @@ import contextlib
 import logging
 import threading
 import time
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -180,3 +181,39 @@ def inconsistent_rejudgements(history: dict[str, list[dict[str, Any]]]) -> dict[
         if len(kinds) > 1:
             out[cid] = sorted(kinds, key=repr)
     return out
+
+
+def where_missing_stopped(settings: Settings, report: AuditReport) -> str:
+    """For comments without a final verdict: the last verdict topic each reached, and where it
+    sits in the next topic (partition@offset), so that a failure names the group that lost them."""
+    missing = {m.comment_id for m in report.missing if m.comment_id}
+    if not missing:
+        return ""
+    topics = settings.topics
+    chain = [
+        ("comments", topics.comments),
+        ("links", topics.links),
+        ("duplicates", topics.duplicates),
+        ("spam", topics.spam),
+    ]
+    seen: dict[str, dict[str, list[str]]] = {}
+
+    async def read() -> None:
+        for name, topic in chain:
+            async for record in read_span(settings, topic):
+                cid = (record.key or b"").decode(errors="replace")
+                if cid in missing:
+                    seen.setdefault(cid, {}).setdefault(name, []).append(
+                        f"p{record.partition}@{record.offset}"
+                    )
+
+    asyncio.run(read())
+    lines = []
+    for cid in sorted(missing)[:40]:
+        hops = seen.get(cid, {})
+        lines.append(f"  {cid}: " + " ".join(f"{name}={','.join(at)}" for name, at in hops.items()))
+    last = Counter(
+        max((n for n, _ in chain if n in seen.get(c, {})), key=[n for n, _ in chain].index, default="none")
+        for c in missing
+    )
+    return f"missing comments last seen in: {dict(last)}\n" + "\n".join(lines)
