@@ -20,7 +20,6 @@ offset). A request that was not answered in REQUEST_RETRY_SECONDS is sent again.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -333,6 +332,8 @@ class StreamGroup:
         hole that comes back three times in a row is taken as the log's own (transaction markers).
         """
         msg = event.message
+        if msg.generation_id != self.app.consumer_generation_id:
+            return False  # fetched before the last rebalance: read again from the committed offset
         tp, offset = msg.tp, msg.offset
         expected = self._next_offset.get(msg.partition)
         if expected is None:
@@ -355,14 +356,25 @@ class StreamGroup:
                 )
                 self.metrics.offset_gaps.inc()
                 consumer._gap.pop(tp, None)  # Faust would count the hole as acknowledged
-                with contextlib.suppress(Exception):  # not assigned any more: nothing to read
-                    await consumer.seek(tp, expected)
+                await self._seek(tp, expected)
                 return False
             log.info("offset_gap_kept partition=%s from=%s to=%s", msg.partition, expected, offset)
             consumer._gap[tp].addi(expected, offset)  # the log's own hole: let the commit pass it
         self._gaps.pop(msg.partition, None)
         self._next_offset[msg.partition] = offset + 1
         return True
+
+    async def _seek(self, tp: TP, offset: int) -> None:
+        """Read `tp` again from `offset`. In the consumer's thread, between two fetches: aiokafka's
+        fetcher fails (KeyError) when a seek from another thread drops records it is handing out."""
+        consumer = self.app.consumer
+        try:
+            thread = consumer._thread
+            await thread.call_thread(thread._ensure_consumer().seek, tp, offset)
+        except Exception as exc:  # not assigned any more: nothing to read
+            log.info("seek_failed partition=%s error=%r", tp.partition, exc)
+            return
+        consumer._read_offset[tp] = offset or None  # as Faust's own seek: deliver from `offset`
 
     async def _start_offset(self, tp: TP) -> int | None:
         """Where the group's reading of `tp` starts: its committed offset, or the log start."""

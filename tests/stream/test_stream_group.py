@@ -267,19 +267,27 @@ async def test_a_state_write_the_brokers_refused_is_written_again_before_the_ver
 
 
 class _Consumer:
-    """What the head's ordering uses of Faust's consumer."""
+    """What the head's ordering uses of Faust's consumer (and of its thread)."""
 
     def __init__(self) -> None:
         self.seeks: list[tuple[Any, int]] = []
         self._gap: dict[Any, Any] = {}
+        self._read_offset: dict[Any, int | None] = {}
+        self._thread = self
 
-    async def seek(self, tp: Any, offset: int) -> None:
+    def _ensure_consumer(self) -> Any:
+        return self
+
+    async def call_thread(self, method: Any, *args: Any) -> Any:
+        return method(*args)
+
+    def seek(self, tp: Any, offset: int) -> None:
         self.seeks.append((tp, offset))
 
 
-def _event(offset: int) -> Any:
-    tp = TP("in", 0)
-    return SimpleNamespace(message=SimpleNamespace(tp=tp, partition=0, offset=offset))
+def _event(offset: int, generation: int = 0) -> Any:
+    message = SimpleNamespace(tp=TP("in", 0), partition=0, offset=offset, generation_id=generation)
+    return SimpleNamespace(message=message)
 
 
 async def test_the_head_takes_a_partition_in_order_and_reads_a_hole_again() -> None:
@@ -288,7 +296,7 @@ async def test_the_head_takes_a_partition_in_order_and_reads_a_hole_again() -> N
     group.app.consumer = consumer  # type: ignore[assignment]
     taken = [o for o in (0, 1, 1, 4, 2, 3, 4, 0) if await group._in_order(_event(o))]
     assert taken == [0, 1, 2, 3, 4]  # 1 again and 0 again skipped; at 4 it went back for 2
-    assert consumer.seeks == [(TP("in", 0), 2)]
+    assert consumer.seeks == [(TP("in", 0), 2)] and consumer._read_offset[TP("in", 0)] == 2
     assert group.metrics.registry.get_sample_value("streamproc_offset_gaps_total") == 1
 
 
@@ -299,4 +307,5 @@ async def test_a_hole_that_comes_back_three_times_is_the_logs_own() -> None:
     group.app.consumer = consumer  # type: ignore[assignment]
     taken = [o for o in (0, 5, 5, 5, 6) if await group._in_order(_event(o))]
     assert taken == [0, 5, 6] and len(consumer.seeks) == 2
+    assert not await group._in_order(_event(7, generation=-1))  # fetched before a rebalance
     assert sorted(consumer._gap[TP("in", 0)]) == [Interval(1, 5)]  # Faust may commit past it
