@@ -130,7 +130,11 @@ def observe_author(
 
 def stale_authors(items: Iterable[tuple[str, Sequence[Sequence[Any]]]], now: float) -> list[str]:
     """Keys whose newest row is older than AUTHOR_TTL at `now`: safe to delete from storage."""
-    return [key for key, rows in items if not rows or max(r[1] for r in rows) < now - AUTHOR_TTL]
+    return [
+        key
+        for key, rows in items
+        if max((r[1] for r in rows if r[1] is not None), default=0.0) < now - AUTHOR_TTL
+    ]
 
 
 def author_signals(activity: AuthorActivity | None) -> list[Signal]:

@@ -21,6 +21,7 @@ from streamproc.stages.stage import ApplyContext, Op
 from streamproc.state import Shard
 from streamproc.topology import STAGES, state_partition
 
+MAX_AUTHOR_ANSWERS = 256  # answers kept for comments whose rows left the history (re-delivery)
 SPEC = STAGES[2]
 
 
@@ -67,8 +68,10 @@ class SpamStage:
 def apply_author(shard: Shard, payload: list[Any], ctx: ApplyContext) -> list[Any]:
     """Record one comment of an author; what the author's history says about it.
 
-    The answer is kept in the comment's row, so a re-delivered comment gets the same answer even
-    after the author posted more (at-least-once delivery must not change a verdict).
+    The answer is kept with the comment's row, so a re-delivered comment gets the same answer even
+    after the author posted more (at-least-once delivery must not change a verdict). A row that
+    falls out of the bounded history leaves its answer behind ([comment_id, None, answer...]):
+    a prolific author may post more than MAX_AUTHOR_ROWS comments before one is read again.
     """
     author, comment_id, at = payload
     rows = shard.rows("authors")
@@ -76,11 +79,15 @@ def apply_author(shard: Shard, payload: list[Any], ctx: ApplyContext) -> list[An
     for row in history:
         if row[0] == comment_id and len(row) >= 4:
             return [row[2], row[3]]
-    activity, kept = observe_author(history, comment_id, at)
+    live = [r for r in history if r[1] is not None]
+    answers = [r for r in history if r[1] is None]
+    activity, kept = observe_author(live, comment_id, at)
     for row in kept:
         if row[0] == comment_id:
             row[2:] = [activity.first_seen, activity.recent]
-    rows[author] = kept
+    still = {row[0] for row in kept}
+    answers += [[r[0], None, *r[2:4]] for r in live if len(r) >= 4 and r[0] not in still]
+    rows[author] = kept + answers[-MAX_AUTHOR_ANSWERS:]
     return [activity.first_seen, activity.recent]
 
 

@@ -17,7 +17,7 @@ from tests.support.workers import WorkerProcess, prefixed_topics
 
 pytestmark = [pytest.mark.e2e, pytest.mark.faults]
 
-RUNS = int(os.environ.get("STREAMPROC_FAULT_RUNS", "3"))
+RUNS = int(os.environ.get("STREAMPROC_FAULT_RUNS", "1"))
 
 
 @pytest.mark.parametrize("run", range(RUNS))
