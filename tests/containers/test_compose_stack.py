@@ -246,22 +246,12 @@ def test_compose_runs_the_scaled_workers_and_the_demo_producer_scraped_by_promet
             state = json.loads(engine.docker("inspect", c["Id"]).stdout)[0]
             assert state["State"]["ExitCode"] == 0 and state["RestartCount"] == 0, (c["Name"], state["State"])
 
-    # Last, because it is a known fault of the streaming layer, not of the container path: two
-    # replicas per group started together while comments flow sometimes leave comments waiting
-    # for keyed-state replies that never come (also without containers; see docs/operations.md).
-    if report["missing"]:
-        missing = [m["comment_id"] for m in report["missing_comments"]]
-        first_group = {
-            r.key.decode()
-            for r in run(consume(kafka.bootstrap, topics.duplicates, expected=10**6, timeout=5))
-        }
-        passed = sum(1 for cid in missing if cid in first_group)
-        where = ", ".join(
-            f"{m['comment_id']} p{m['partition']}@{m['offset']}" for m in report["missing_comments"][:5]
-        )
-        pytest.xfail(
-            f"known stall with 2 replicas per group: {report['missing']} of {report['records']} comments "
-            f"without a verdict {AUDIT_SECONDS} s after the producer stopped ({where}; of the {len(missing)} "
-            f"listed, {passed} got through links-duplicates; {resent} state requests sent again, "
-            f"{restarts} watchdog restarts)"
-        )
+    # Two replicas per group started together while comments flow: every comment accounted for
+    # (this lost comments before the head took its partitions strictly in order; stream.py).
+    where = ", ".join(
+        f"{m['comment_id']} p{m['partition']}@{m['offset']}" for m in report["missing_comments"][:5]
+    )
+    assert not report["missing"], (
+        f"{report['missing']} of {report['records']} comments without a verdict {AUDIT_SECONDS} s after "
+        f"the producer stopped ({where}; {resent} state requests sent again, {restarts} watchdog restarts)"
+    )
