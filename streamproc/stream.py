@@ -177,6 +177,7 @@ class StreamGroup:
         # last found there with how often in a row (a gap that comes back is the log's own).
         self._next_offset: dict[int, int] = {}
         self._gaps: dict[int, tuple[int, int, int]] = {}
+        self._finishing: dict[int, asyncio.Future[Any]] = {}  # partition -> its last finish waiting
         self._tasks: set[asyncio.Future[Any]] = set()
         # What each agent did since start, logged every WATCH_SECONDS at info level.
         self.counts: dict[str, int] = dict.fromkeys(
@@ -463,10 +464,11 @@ class StreamGroup:
         (Faust's producer, without its per-message bookkeeping: the head tracks acknowledgements)."""
         return await self.app.producer.send(topic, key, value, partition, None, headers)
 
-    def _spawn(self, coro: Any) -> None:
+    def _spawn(self, coro: Any) -> asyncio.Future[Any]:
         task = asyncio.ensure_future(coro)
         self._tasks.add(task)  # held until done: the loop keeps only weak references
         task.add_done_callback(self._tasks.discard)
+        return task
 
     def _apply_context(self) -> ApplyContext:
         return ApplyContext(wall=time.time(), on_evict=self._evicted)
@@ -475,9 +477,16 @@ class StreamGroup:
         self.metrics.evictions.labels(cause).inc()
 
     async def _finish(self, work: Work, event: EventT, writes: list[Write]) -> None:
-        if writes:  # its verdicts wait for its state to be durable, the stream does not
-            self._spawn(self._finish_when_written(work, event, writes))
+        # Its verdicts wait for its state to be durable, the stream does not; a partition's
+        # verdicts still go out in its order (the next group reads them in that order).
+        p = event.message.partition
+        before = self._finishing.get(p)
+        if writes or (before is not None and not before.done()):
+            self._finishing[p] = self._spawn(self._finish_when_written(work, event, writes, before))
             return
+        await self._finish_now(work, event)
+
+    async def _finish_now(self, work: Work, event: EventT) -> None:
         done = self.chain.finish(work)
         for name, exc in done.failures:
             self.metrics.errors.labels(name, type(exc).__name__[:40]).inc()
@@ -493,10 +502,14 @@ class StreamGroup:
 
         self._when_durable(await publish(), event, publish)
 
-    async def _finish_when_written(self, work: Work, event: EventT, writes: list[Write]) -> None:
+    async def _finish_when_written(
+        self, work: Work, event: EventT, writes: list[Write], before: asyncio.Future[Any] | None
+    ) -> None:
+        if before is not None:
+            await asyncio.wait([before])
         generation = event.message.generation_id
         if await self._written(writes, lambda: self.app.consumer_generation_id == generation):
-            await self._finish(work, event, [])
+            await self._finish_now(work, event)
         else:
             self._release(event, ack=False)  # a rebalance since: it is read again
 

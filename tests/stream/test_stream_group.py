@@ -88,7 +88,7 @@ def _settings(**kw: Any) -> Settings:
 
 
 async def _settle() -> None:
-    for _ in range(20):  # futures' callbacks and spawned tasks run
+    for _ in range(2000):  # futures' callbacks and spawned tasks (chained per partition) run
         await asyncio.sleep(0)
 
 
