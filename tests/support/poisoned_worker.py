@@ -15,6 +15,7 @@ import streamproc.stages as stages
 import streamproc.stages.links as links_stage
 import streamproc.stages.spam as spam_stage
 from streamproc.cli import main
+from streamproc.detect.duplicates import Probe, decompress
 
 
 class Poison(RuntimeError):
@@ -32,10 +33,20 @@ def _poisoned(original: Any, marker: str, text_of: Any) -> Any:
 
 links_stage.assess_links = _poisoned(links_stage.assess_links, "POISON-LINKS", lambda text, *a, **k: text)
 spam_stage.score_spam = _poisoned(spam_stage.score_spam, "POISON-SPAM", lambda comment, *a, **k: comment.text)
+
+
+def _probe_text(probe: Probe | dict[str, Any]) -> str:
+    """The normalised text of a duplicate probe: an object where the state is served in place,
+    its wire form where it came in a request."""
+    if isinstance(probe, dict):
+        probe = Probe.from_dict(probe)
+    return decompress(probe.text)
+
+
 stages.APPLY["index"] = _poisoned(
     stages.APPLY["index"],
     "poison state",
-    lambda shard, payload, ctx: payload[0]["n"],  # the normalised text
+    lambda shard, payload, ctx: _probe_text(payload[0]),
 )
 
 if __name__ == "__main__":
