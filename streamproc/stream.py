@@ -59,6 +59,7 @@ LAG_INTERVAL_SECONDS = 5.0
 WATCH_SECONDS = 10.0  # how often the watchdog looks
 GROUP_LAG_SECONDS = 15.0  # how often every stage group's lag is read from the brokers
 REBALANCE_STALL_FACTOR = 5  # a rebalance or recovery may take this many stall periods
+LEAVE_SECONDS = 5.0  # how long a stalled worker tries to leave its group before it acts
 STALL_REPORT_SECONDS = 20.0  # a stall is visible (metric, /healthz) this long before the restart
 REQUEST_RETRY_SECONDS = 20.0  # a state request unanswered this long is sent again
 MAX_IN_FLIGHT = 5000  # comments read but not yet finished and acknowledged: beyond, reading waits
@@ -181,7 +182,7 @@ class StreamGroup:
         self._tasks: set[asyncio.Future[Any]] = set()
         # What each agent did since start, logged every WATCH_SECONDS at info level.
         self.counts: dict[str, int] = dict.fromkeys(
-            ("read", "finished", "requested", "resent", "served", "answered"), 0
+            ("read", "skipped", "finished", "requested", "resent", "served", "answered"), 0
         )
         self.stream_time = 0.0  # newest posted_at seen: the sweeps' clock
         self._sweep_cursor: dict[tuple[int, bytes], bytes] = {}
@@ -263,6 +264,9 @@ class StreamGroup:
         waiting = len(self.pending)
         self.pending.clear()
         self._next_offset.clear()
+        # The next generation's verdicts do not queue behind this one's (that may wait on writes
+        # to partitions this worker no longer has).
+        self._finishing.clear()
         self.metrics.pending.set(0)
         open_ = self.acks.clear()
         self.room.set()
@@ -309,6 +313,7 @@ class StreamGroup:
         async for event in stream.noack().events():
             await self._room()
             if not await self._in_order(event):
+                self.counts["skipped"] += 1
                 continue
             self.acks.read(event)
             self.counts["read"] += 1
@@ -339,8 +344,12 @@ class StreamGroup:
         expected = self._next_offset.get(msg.partition)
         if expected is None:
             expected = await self._start_offset(tp)
-            if expected is None:
-                return False  # no longer ours: read again by its owner
+            if expected is None or msg.generation_id != self.app.consumer_generation_id:
+                # No longer ours, or a rebalance came while asking: taken now, this event would
+                # sit unacknowledged at the head of the next generation's queue and hold its
+                # partition for good. Read again from the committed offset.
+                return False
+            self._next_offset[msg.partition] = expected
         if offset < expected:
             return False  # read again after a seek back: already in hand
         if offset > expected:
@@ -389,7 +398,7 @@ class StreamGroup:
         except Exception as exc:
             log.warning("start_offset_failed partition=%s error=%r", tp.partition, exc)
             return None
-        self._next_offset[tp.partition] = int(committed)
+        log.info("start_offset partition=%s offset=%s", tp.partition, committed)
         return int(committed)
 
     async def _room(self) -> None:
@@ -762,10 +771,42 @@ class StreamGroup:
         committed = {tp.partition: app.consumer._committed_offset.get(tp) for tp in tps}
         stuck = self.watchdog.stalled({tp.partition: o for tp, o in ends.items()}, committed, now)
         if stuck:
+            self._log_fetch_state(tps)
             parts = ", ".join(f"{p} ({s:.0f} s)" for p, s in sorted(stuck.items()))
             self._stalled(
                 f"no progress on partitions {parts} of {self.input.get_topic_name()} with messages waiting"
             )
+
+    def _log_fetch_state(self, tps: list[TP]) -> None:
+        """What Faust's fetching looks like for a stalled worker: where the known ways it gets
+        stuck (paused flow, partitions left out of the fetch, full buffers) would show."""
+        app, consumer = self.app, self.app.consumer
+        channels = app.topics._tp_index.get(tps[0], ()) if tps else ()
+        log.info(
+            "stall_detail flow=%s consumer_flow=%s active=%s paused=%s buffered=%s read_offsets=%s "
+            "committed=%s queued=%s",
+            app.flow_control.is_active(),
+            consumer.flow_active,
+            sorted(tp.partition for tp in consumer._get_active_partitions() if tp in tps),
+            sorted(tp.partition for tp in consumer._paused_partitions if tp in tps),
+            sorted(tp.partition for tp in consumer._buffered_partitions if tp in tps),
+            {tp.partition: consumer._read_offset.get(tp) for tp in tps},
+            {tp.partition: consumer._committed_offset.get(tp) for tp in tps},
+            [chan.queue.qsize() for chan in channels],
+        )
+        try:  # and aiokafka's view of them: what its fetcher would fetch
+            assignment = consumer._thread._ensure_consumer()._subscription.subscription.assignment
+            states = {tp.partition: assignment.state_value(tp) for tp in tps}
+            log.info(
+                "stall_detail_fetcher %s",
+                " ".join(
+                    f"{p}:status={st._status.name},position={st._position},paused={st._paused}"
+                    for p, st in states.items()
+                    if st is not None
+                ),
+            )
+        except Exception as exc:  # no assignment at hand: nothing to show
+            log.info("stall_detail_fetcher unavailable error=%r", exc)
 
     def _stalled(self, why: str) -> None:
         if self.health.status == "stalled":
@@ -775,9 +816,21 @@ class StreamGroup:
         self.health.status = "stalled"
         self.health.detail = {"reason": why}
         if self.on_stalled is not None:
-            # Stay visible long enough for a scrape (streamproc_stalled, /healthz 503) first.
-            on_stalled = self.on_stalled
-            self.app.loop.call_later(STALL_REPORT_SECONDS, on_stalled, why)
+            self._spawn(self._act_on_stall(self.on_stalled, why))
+
+    async def _act_on_stall(self, on_stalled: Callable[[str], None], why: str) -> None:
+        # Stay visible long enough for a scrape (streamproc_stalled, /healthz 503) first.
+        await asyncio.sleep(STALL_REPORT_SECONDS)
+        # Leave the group first: a member that just vanishes holds up the next rebalance, and so
+        # this worker's own restart, until the broker gives up on it (rebalance timeout).
+        try:
+            thread = self.app.consumer._thread
+            coordinator = thread._ensure_consumer()._coordinator
+            # close(): stop the coordination first, or it joins again right after leaving.
+            await asyncio.wait_for(thread.call_thread(coordinator.close), LEAVE_SECONDS)
+        except Exception as exc:  # the broker may be the problem: restart anyway
+            log.warning("leave_group_failed error=%r", exc)
+        on_stalled(why)
 
     async def _record_group_lag(self) -> None:
         groups = {

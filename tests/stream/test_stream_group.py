@@ -309,3 +309,27 @@ async def test_a_hole_that_comes_back_three_times_is_the_logs_own() -> None:
     assert taken == [0, 5, 6] and len(consumer.seeks) == 2
     assert not await group._in_order(_event(7, generation=-1))  # fetched before a rebalance
     assert sorted(consumer._gap[TP("in", 0)]) == [Interval(1, 5)]  # Faust may commit past it
+
+
+async def test_an_event_whose_generation_ended_while_the_head_asked_where_to_start_is_not_taken() -> None:
+    group = RecordingGroup(_settings())
+    group.app.consumer = _Consumer()  # type: ignore[assignment]
+    asked = asyncio.Event()
+    answer: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+
+    async def start_offset(tp: Any) -> int:
+        asked.set()
+        return await answer
+
+    group._start_offset = start_offset  # type: ignore[method-assign]
+    group.app.consumer_generation_id = 5
+    taking = asyncio.ensure_future(group._in_order(_event(0, generation=5)))
+    await asked.wait()
+    group.app.consumer_generation_id = 6  # a rebalance while the committed offset was asked
+    await group._on_revoked(None, set())
+    answer.set_result(0)
+    assert not await taking
+    assert 0 not in group._next_offset  # the next generation asks again
+    answer = asyncio.get_running_loop().create_future()
+    answer.set_result(0)
+    assert await group._in_order(_event(0, generation=6))  # and takes its own offset 0
