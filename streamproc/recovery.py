@@ -10,7 +10,8 @@ records: the records fetched again from the committed offset are discarded as al
 ("DROPPED MESSAGE ROFF"), and the offsets committed next skip them. Those records are lost, and
 it happens to a worker that gets partitions with a backlog waiting, i.e. during a takeover.
 
-Here the stream partitions stay paused until the seek is done; the rest is Faust's code
+Here the stream partitions stay paused until the seek is done, and partitions without a committed
+offset are seeked to their start too (`_seek_uncommitted_to_start`); the rest is Faust's code
 (tests/unit/test_recovery_patch.py fails when an upgrade changes the original). When no table
 needs recovery Faust takes another path (`_resume_streams`), where the flow is still stopped
 during the seek, so nothing is fetched then.
@@ -23,6 +24,7 @@ from typing import Any, cast
 
 from faust.tables import TableManager
 from faust.tables.recovery import Recovery
+from faust.transport.drivers.aiokafka import ensure_aiokafka_TP
 
 
 class SeekFirstRecovery(Recovery):
@@ -48,6 +50,7 @@ class SeekFirstRecovery(Recovery):
         if assignment:
             self.log.info("Seek stream partitions to committed offsets.")
             await self._wait(consumer.perform_seek(), timeout=self.app.conf.broker_request_timeout)
+        await self._seek_uncommitted_to_start(assignment)
         # Resumed only now: nothing of theirs was fetched for the agents before the seek.
         consumer.resume_partitions({tp for tp in assignment if not self._is_changelog_tp(tp)})
         self.completed.set()
@@ -59,6 +62,24 @@ class SeekFirstRecovery(Recovery):
             self.tables.on_standbys_ready()
         self.app.on_rebalance_end()
         self.log.info("Worker ready")
+
+    async def _seek_uncommitted_to_start(self, assignment: set[Any]) -> None:
+        """perform_seek leaves a partition without a committed offset where the fetcher stopped
+        (aiokafka's seek_to_committed skips offset None and 0). Faust drops what is fetched while
+        its flow is stopped, so such a partition would go on after records no one processed, or
+        at its end: read them from its start, as the group's "earliest" reset says."""
+        consumer = self.app.consumer
+        if not assignment or self.app.conf.consumer_auto_offset_reset != "earliest":
+            return
+        tps = {
+            tp
+            for tp in assignment
+            if not self._is_changelog_tp(tp) and consumer._committed_offset.get(tp) is None
+        }
+        if tps:
+            await consumer._thread.seek_to_beginning(*(ensure_aiokafka_TP(tp) for tp in tps))
+            for tp in tps:
+                consumer._read_offset.pop(tp, None)
 
 
 class SeekFirstTableManager(TableManager):

@@ -7,8 +7,11 @@ from __future__ import annotations
 import ast
 import inspect
 import textwrap
+from types import SimpleNamespace
+from typing import Any
 
 from faust.tables.recovery import Recovery
+from faust.types import TP
 
 from streamproc.recovery import SeekFirstRecovery
 
@@ -23,6 +26,8 @@ def _statements(func: object) -> list[str]:
             continue
         text = ast.unparse(node).replace("cast(_App,", "cast(Any,")
         text = "\n".join(line for line in text.splitlines() if "self.log.dev(" not in line)
+        if text.startswith("await self._seek_uncommitted_to_start("):
+            text = "SEEK_START"
         if text:
             out.append("RESUME" if text.startswith("consumer.resume_partitions(") else text)
     return out
@@ -35,7 +40,32 @@ def test_the_patch_is_fausts_code_with_the_resume_moved_after_the_seek() -> None
     )
     seek = next(i for i, s in enumerate(faust) if "perform_seek" in s)
     assert faust.index("RESUME") < seek, "Faust now resumes after the seek: streamproc/recovery.py may go"
-    assert [s for s in ours if s != "RESUME"] == [s for s in faust if s != "RESUME"], (
+    added = {"RESUME", "SEEK_START"}
+    assert [s for s in ours if s not in added] == [s for s in faust if s != "RESUME"], (
         "Faust's on_recovery_completed changed: update streamproc/recovery.py from it"
     )
-    assert ours.index("RESUME") == next(i for i, s in enumerate(ours) if "perform_seek" in s) + 1
+    seek = next(i for i, s in enumerate(ours) if "perform_seek" in s)
+    assert ours.index("SEEK_START") == seek + 1 and ours.index("RESUME") == seek + 2
+
+
+async def test_partitions_without_a_committed_offset_are_read_from_their_start() -> None:
+    """aiokafka's seek_to_committed leaves them where the fetcher stopped; Faust dropped what it
+    fetched there while its flow was stopped."""
+    seeked: list[Any] = []
+
+    async def seek_to_beginning(*tps: Any) -> None:
+        seeked.extend(tps)
+
+    comments, done, changelog = TP("comments", 0), TP("comments", 1), TP("app-state-changelog", 0)
+    consumer = SimpleNamespace(
+        _committed_offset={done: 40},
+        _read_offset={comments: 78, done: 40},
+        _thread=SimpleNamespace(seek_to_beginning=seek_to_beginning),
+    )
+    recovery = SimpleNamespace(
+        app=SimpleNamespace(consumer=consumer, conf=SimpleNamespace(consumer_auto_offset_reset="earliest")),
+        _is_changelog_tp=lambda tp: tp.topic.endswith("-changelog"),
+    )
+    await SeekFirstRecovery._seek_uncommitted_to_start(recovery, {comments, done, changelog})  # type: ignore[arg-type]
+    assert [(tp.topic, tp.partition) for tp in seeked] == [("comments", 0)]
+    assert consumer._read_offset == {done: 40}
