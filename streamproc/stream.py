@@ -217,9 +217,9 @@ class StreamGroup:
             self.replies = self._topic(group.replies, internal=True)
             app.agent(self.requests, name=f"{group.group_id}-state", concurrency=1)(self._serve)
             app.agent(self.replies, name=f"{group.group_id}-gather", concurrency=1)(self._gather)
-            app.timer(5.0)(self._resend)
-            app.timer(SWEEP_SECONDS)(self._sweep)
-            app.timer(10.0)(self._state_size)
+            self._timer(5.0, self._resend)
+            self._timer(SWEEP_SECONDS, self._sweep)
+            self._timer(10.0, self._state_size)
             for cause in ("window", "budget"):
                 self.metrics.evictions.labels(cause)
         spam = next((s for s in self.stages if isinstance(s, SpamStage)), None)
@@ -227,11 +227,28 @@ class StreamGroup:
             self._wire_model(spam)
         app.on_partitions_revoked.connect(self._on_revoked)
         app.on_partitions_assigned.connect(self._on_assigned)
-        app.timer(LAG_INTERVAL_SECONDS)(self._record_lag)
-        app.timer(WATCH_SECONDS)(self._watch)
-        app.timer(GROUP_LAG_SECONDS)(self._record_group_lag)
+        self._timer(LAG_INTERVAL_SECONDS, self._record_lag)
+        self._timer(WATCH_SECONDS, self._watch)
+        self._timer(GROUP_LAG_SECONDS, self._record_group_lag)
         self.metrics.stalled.set(0)
         self.metrics.info.info({"version": __version__, "stages": ",".join(group.names)})
+
+    def _timer(self, interval: float, work: Callable[[], Awaitable[None]]) -> None:
+        self.app.timer(interval)(self._guarded(work))
+
+    def _guarded(self, work: Callable[[], Awaitable[None]]) -> Callable[[], Awaitable[None]]:
+        """`work` with its failures logged and counted: an exception escaping a Faust timer
+        crashes the whole worker; the next tick tries again."""
+
+        async def guarded() -> None:
+            try:
+                await work()
+            except Exception as exc:
+                self.metrics.errors.labels("timer", type(exc).__name__[:40]).inc()
+                log.exception("timer_error timer=%s", work.__name__)
+
+        guarded.__name__ = guarded.__qualname__ = work.__name__  # Faust names the timer after it
+        return guarded
 
     def _wire_model(self, spam: SpamStage) -> None:
         metrics = self.metrics
@@ -700,7 +717,7 @@ class StreamGroup:
             if now - pending.sent_at < self.request_retry:
                 continue
             pending.sent_at = now
-            for q in pending.work.waiting:
+            for q in sorted(pending.work.waiting):  # a copy: answers arrive during the sends
                 log.warning("state_request_resent partition=%s", q)
                 self.metrics.state_requests.inc()
                 self.counts["resent"] += 1

@@ -333,3 +333,22 @@ async def test_an_event_whose_generation_ended_while_the_head_asked_where_to_sta
     answer = asyncio.get_running_loop().create_future()
     answer.set_result(0)
     assert await group._in_order(_event(0, generation=6))  # and takes its own offset 0
+
+
+async def test_a_failing_periodic_task_is_counted_and_does_not_crash_the_worker() -> None:
+    group = RecordingGroup(_settings())
+    calls = 0
+
+    async def resend() -> None:
+        nonlocal calls
+        calls += 1
+        raise RuntimeError("Set changed size during iteration")
+
+    tick = group._guarded(resend)
+    await tick()
+    await tick()  # the next tick runs again
+    assert calls == 2 and tick.__name__ == "resend"
+    errors = group.metrics.registry.get_sample_value(
+        "streamproc_errors_total", {"stage": "timer", "kind": "RuntimeError"}
+    )
+    assert errors == 2
