@@ -10,7 +10,6 @@ docs/operations.md lists the figures).
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -21,6 +20,9 @@ from streamproc.broker.kafka import KafkaBroker
 from streamproc.clients import ensure_topics
 from streamproc.config import load_settings
 from tests.support.faults import (
+    COMMENTS,
+    RATE,
+    RUNS,
     Feeder,
     audit_until_complete,
     inconsistent_rejudgements,
@@ -31,9 +33,6 @@ from tests.support.workers import WorkerProcess, prefixed_topics, wait_assigned
 
 pytestmark = [pytest.mark.e2e, pytest.mark.faults]
 
-COMMENTS = int(os.environ.get("STREAMPROC_FAULT_COMMENTS", "3000"))
-RATE = float(os.environ.get("STREAMPROC_FAULT_RATE", "200"))
-RUNS = int(os.environ.get("STREAMPROC_FAULT_RUNS", "1"))
 PARTITIONS = 4
 DOWN_SECONDS = 5.0
 RECOVERY_TIMEOUT = 300.0

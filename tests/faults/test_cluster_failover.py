@@ -10,7 +10,6 @@ STREAMPROC_FAULT_RUNS by hand.
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -22,6 +21,9 @@ from streamproc.broker.kafka import KafkaCluster
 from streamproc.clients import ensure_topics
 from streamproc.config import load_settings
 from tests.support.faults import (
+    COMMENTS,
+    RATE,
+    RUNS,
     Feeder,
     audit_until_complete,
     inconsistent_rejudgements,
@@ -32,9 +34,6 @@ from tests.support.workers import WorkerProcess, prefixed_topics, wait_assigned
 
 pytestmark = [pytest.mark.e2e, pytest.mark.faults]
 
-COMMENTS = int(os.environ.get("STREAMPROC_FAULT_COMMENTS", "3000"))
-RATE = float(os.environ.get("STREAMPROC_FAULT_RATE", "200"))
-RUNS = int(os.environ.get("STREAMPROC_FAULT_RUNS", "1"))
 PARTITIONS = 4
 RECOVERY_TIMEOUT = 300.0
 

@@ -4,7 +4,6 @@ rebalance several times in their first seconds, and every comment must still get
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import Callable
 from typing import Any
 
@@ -12,12 +11,10 @@ import pytest
 
 from streamproc.clients import ensure_topics
 from streamproc.config import load_settings
-from tests.support.faults import Feeder, audit_until_complete, mixed_stream, where_missing_stopped
+from tests.support.faults import RUNS, Feeder, audit_until_complete, mixed_stream, where_missing_stopped
 from tests.support.workers import WorkerProcess, prefixed_topics
 
 pytestmark = [pytest.mark.e2e, pytest.mark.faults]
-
-RUNS = int(os.environ.get("STREAMPROC_FAULT_RUNS", "1"))
 
 
 @pytest.mark.parametrize("run", range(RUNS))

@@ -10,7 +10,6 @@ the figures).
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 from collections.abc import Callable
 from typing import Any
@@ -20,6 +19,9 @@ import pytest
 from streamproc.clients import ensure_topics
 from streamproc.config import load_settings
 from tests.support.faults import (
+    COMMENTS,
+    RATE,
+    RUNS,
     Feeder,
     audit_until_complete,
     inconsistent_rejudgements,
@@ -30,9 +32,6 @@ from tests.support.workers import WorkerProcess, prefixed_topics, wait_assigned
 
 pytestmark = [pytest.mark.e2e, pytest.mark.faults]
 
-COMMENTS = int(os.environ.get("STREAMPROC_FAULT_COMMENTS", "3000"))
-RATE = float(os.environ.get("STREAMPROC_FAULT_RATE", "200"))
-RUNS = int(os.environ.get("STREAMPROC_FAULT_RUNS", "1"))
 WORKERS = 2
 PARTITIONS = 4
 RECOVERY_TIMEOUT = 300.0  # after the feed ends, every comment must be accounted for by then

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import threading
 import time
 from collections import Counter
@@ -26,6 +27,11 @@ log = logging.getLogger("tests.faults")
 
 # Malformed events of every kind the first stage must dead-letter; each gets a unique id (where it
 # has one) so that the audit can tell them apart.
+# Sizes of the fault tests: CI runs these defaults; by hand, more (docs/operations.md).
+COMMENTS = int(os.environ.get("STREAMPROC_FAULT_COMMENTS", "3000"))
+RATE = float(os.environ.get("STREAMPROC_FAULT_RATE", "200"))  # comments per second
+RUNS = int(os.environ.get("STREAMPROC_FAULT_RUNS", "1"))  # repetitions of each fault test
+
 MALFORMED = (
     b"{broken json %d",
     b'{"id": "m-%d", "thread_id": "t", "posted_at": "2026-01-01T00:00:00Z"}',
