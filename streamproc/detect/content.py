@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import operator
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from streamproc.detect.signal import Signal
@@ -142,30 +143,9 @@ def _ends_word(rest: str) -> bool:
     return False
 
 
-def _top_level(src: str, sep: str = "|") -> list[str]:
-    parts, depth, start, i = [], 0, 0, 0
-    while i < len(src):
-        c = src[i]
-        if c == "\\":
-            i += 2
-            continue
-        if c == "[":
-            i = src.index("]", i + 1) + 1
-            continue
-        if c == "(":
-            depth += 1
-        elif c == ")":
-            depth -= 1
-        elif c == sep and depth == 0:
-            parts.append(src[start:i])
-            start = i + 1
-        i += 1
-    parts.append(src[start:])
-    return parts
-
-
-def _group_end(src: str) -> int:
-    """Index of the parenthesis closing the group that opens `src`."""
+def _structure(src: str) -> Iterator[tuple[int, str, int]]:
+    """(index, character, group depth after it) for each character of the pattern `src` that is
+    outside escapes and character classes."""
     depth, i = 0, 0
     while i < len(src):
         c = src[i]
@@ -179,9 +159,25 @@ def _group_end(src: str) -> int:
             depth += 1
         elif c == ")":
             depth -= 1
-            if depth == 0:
-                return i
+        yield i, c, depth
         i += 1
+
+
+def _top_level(src: str, sep: str = "|") -> list[str]:
+    parts, start = [], 0
+    for i, c, depth in _structure(src):
+        if c == sep and depth == 0:
+            parts.append(src[start:i])
+            start = i + 1
+    parts.append(src[start:])
+    return parts
+
+
+def _group_end(src: str) -> int:
+    """Index of the parenthesis closing the group that opens `src`."""
+    for i, c, depth in _structure(src):
+        if c == ")" and depth == 0:
+            return i
     raise ValueError(f"unbalanced group in {src!r}")
 
 
