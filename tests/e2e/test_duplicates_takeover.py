@@ -44,8 +44,6 @@ from tests.support.workers import (
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 BACKLOG = 300  # other comments waiting with the repeats for the new worker
-# A dead member leaves the group when its session expires (Faust's default: 60 s).
-SESSION = {"BROKER_SESSION_TIMEOUT": "20"}
 # info shows Faust's rebalances, recoveries and seeks in the worker logs (printed on failure)
 LOGLEVEL = os.environ.get("STREAMPROC_TEST_LOGLEVEL", "warning")
 
@@ -57,7 +55,6 @@ def _opts(topics: Any, partitions: int) -> dict[str, Any]:
         "partitions": partitions,
         "topics": topics,
         "loglevel": LOGLEVEL,
-        "extra_env": SESSION,
     }
 
 

@@ -4,7 +4,7 @@ real Prometheus scraping the workers, and once the group is started again every 
 verdict (audit: 0 missing).
 
 The alert rules are deploy/prometheus/alerts.yml with every duration divided by
-STREAMPROC_FAULT_ALERT_SCALE (10 in CI: `for: 5m` becomes 30 s, `[5m]` becomes `[30s]`; the
+STREAMPROC_FAULT_ALERT_SCALE (20 in CI: `for: 5m` becomes 15 s, `[5m]` becomes `[15s]`; the
 expressions and thresholds are unchanged), so the outage lasts minutes, not a quarter of an hour.
 By hand, STREAMPROC_FAULT_ALERT_SCALE=1 runs it at the production clock.
 """
@@ -29,7 +29,7 @@ from tests.support.workers import WorkerProcess, prefixed_topics
 
 pytestmark = [pytest.mark.e2e, pytest.mark.faults]
 
-SCALE = float(os.environ.get("STREAMPROC_FAULT_ALERT_SCALE", "10"))
+SCALE = float(os.environ.get("STREAMPROC_FAULT_ALERT_SCALE", "20"))
 RATE = 40.0  # comments/s: the backlog passes the lag alert's 1,000 messages in 25 s
 ALERTS = ("StreamprocNoVerdicts", "StreamprocConsumerLagGrowing")
 

@@ -64,6 +64,9 @@ class WorkerProcess:
             "STREAMPROC_METRICS_PORT": str(self.metrics_port),
             "STREAMPROC_METRICS_HOST": "127.0.0.1",
             "STREAMPROC_DATA_DIR": str(self.workdir / f"{self.name}-data"),
+            # A killed worker's partitions move after its session expires: 12 s keeps the fault
+            # tests short; STREAMPROC_SESSION_TIMEOUT=30 runs them at the production default.
+            "STREAMPROC_SESSION_TIMEOUT": os.environ.get("STREAMPROC_SESSION_TIMEOUT", "12"),
             **topics_env(self.topics),
             **self.extra_env,
         }
