@@ -128,6 +128,7 @@ class StreamGroup:
         self.request_retry = min(REQUEST_RETRY_SECONDS, settings.stall_seconds / 4)
         self._group_lag = GroupLag(settings)
         self._rebalance_since: float | None = None
+        self._stall_now = False  # whether the watchdog's last look found the worker stalled
         self.metrics = metrics
         self.partitions = partitions
         self.group = group_for(settings.stages, settings.app_id)
@@ -771,15 +772,23 @@ class StreamGroup:
             app.consumer_generation_id,
             app.rebalancing,
         )
+        why = await self._stall_reason(now)
+        self._stall_now = why is not None
+        if why is not None:
+            self._stalled(why)
+
+    async def _stall_reason(self, now: float) -> str | None:
+        """Why the worker is stalled now, or None."""
+        app = self.app
         if app.rebalancing or app.in_recovery:
             self._rebalance_since = self._rebalance_since or now
             if now - self._rebalance_since > REBALANCE_STALL_FACTOR * self.settings.stall_seconds:
-                self._stalled(f"rebalance or recovery running for {now - self._rebalance_since:.0f} s")
-            return
+                return f"rebalance or recovery running for {now - self._rebalance_since:.0f} s"
+            return None
         self._rebalance_since = None
         tps = [tp for tp in app.consumer.assignment() if tp.topic == self.input.get_topic_name()]
         if not tps:
-            return
+            return None
         try:
             ends = await app.consumer.highwaters(*tps)
         except Exception as exc:  # the broker is away: the stall clock keeps running
@@ -787,12 +796,11 @@ class StreamGroup:
             ends = {}
         committed = {tp.partition: app.consumer._committed_offset.get(tp) for tp in tps}
         stuck = self.watchdog.stalled({tp.partition: o for tp, o in ends.items()}, committed, now)
-        if stuck:
-            self._log_fetch_state(tps)
-            parts = ", ".join(f"{p} ({s:.0f} s)" for p, s in sorted(stuck.items()))
-            self._stalled(
-                f"no progress on partitions {parts} of {self.input.get_topic_name()} with messages waiting"
-            )
+        if not stuck:
+            return None
+        self._log_fetch_state(tps)
+        parts = ", ".join(f"{p} ({s:.0f} s)" for p, s in sorted(stuck.items()))
+        return f"no progress on partitions {parts} of {self.input.get_topic_name()} with messages waiting"
 
     def _log_fetch_state(self, tps: list[TP]) -> None:
         """What Faust's fetching looks like for a stalled worker: where the known ways it gets
@@ -826,6 +834,7 @@ class StreamGroup:
             log.info("stall_detail_fetcher unavailable error=%r", exc)
 
     def _stalled(self, why: str) -> None:
+        self._stall_now = True
         if self.health.status == "stalled":
             return  # already acting on it
         log.error("worker_stalled %s; acting in %.0f s", why, STALL_REPORT_SECONDS)
@@ -838,6 +847,11 @@ class StreamGroup:
     async def _act_on_stall(self, on_stalled: Callable[[str], None], why: str) -> None:
         # Stay visible long enough for a scrape (streamproc_stalled, /healthz 503) first.
         await asyncio.sleep(STALL_REPORT_SECONDS)
+        if not self._stall_now:  # it moved again meanwhile (a paused process, a slow rebalance)
+            log.warning("worker_stall_cleared: progress again, no restart")
+            self.metrics.stalled.set(0)
+            self.health.status, self.health.detail = "running", {}
+            return
         # Leave the group first: a member that just vanishes holds up the next rebalance, and so
         # this worker's own restart, until the broker gives up on it (rebalance timeout).
         try:

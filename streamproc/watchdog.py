@@ -6,11 +6,12 @@ acknowledged by the brokers), not what it fetched, so a worker whose fetcher, ag
 trips or publishing hangs all count as stuck. Known ways Faust gets stuck after rebalances and
 broker restarts are in the design notes; the fixes are in stream.py, this is the net.
 
-What it does then (STREAMPROC_STALL_ACTION): `restart` (default) re-executes the worker process in
-place (same pid, same arguments): a fresh consumer joins the group and resumes from the committed
-offsets, and nothing outside has to notice; `exit` ends the process with EXIT_STALLED for a
-supervisor (systemd, Docker's restart policy, Kubernetes) to restart. Either way /healthz answers
-503 meanwhile, and `streamproc_stalled` is 1.
+/healthz answers 503 and `streamproc_stalled` is 1 from then on. If the worker is still stalled 20 s
+later it leaves its group and acts (STREAMPROC_STALL_ACTION): `restart` (default) re-executes the
+worker process in place (same pid, same arguments): a fresh consumer joins the group and resumes
+from the committed offsets, and nothing outside has to notice; `exit` ends the process with
+EXIT_STALLED for a supervisor (systemd, Docker's restart policy, Kubernetes) to restart. If it
+moved again meanwhile (a paused process, a slow rebalance), it goes on and reports healthy.
 """
 
 from __future__ import annotations

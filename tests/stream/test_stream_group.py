@@ -352,3 +352,24 @@ async def test_a_failing_periodic_task_is_counted_and_does_not_crash_the_worker(
         "streamproc_errors_total", {"stage": "timer", "kind": "RuntimeError"}
     )
     assert errors == 2
+
+
+@pytest.mark.parametrize("moved_again", [False, True])
+async def test_a_stall_acts_only_if_it_lasts_past_the_report_time(
+    moved_again: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("streamproc.stream.STALL_REPORT_SECONDS", 0.0)
+    acted: list[str] = []
+    group = RecordingGroup(_settings())
+    group.on_stalled = acted.append
+    group._stalled("no progress on partitions 0 (20 s)")
+    assert group.health.status == "stalled"
+    assert group.metrics.registry.get_sample_value("streamproc_stalled") == 1
+    if moved_again:
+        group._stall_now = False  # the watchdog's next look found progress
+    await _settle()
+    if moved_again:
+        assert acted == [] and group.health.status == "running"
+        assert group.metrics.registry.get_sample_value("streamproc_stalled") == 0
+    else:
+        assert acted == ["no progress on partitions 0 (20 s)"] and group.health.status == "stalled"
