@@ -13,7 +13,9 @@ from streamproc.detect.urls import data_lines
 # Domains that ordinary people link from everywhere; many comments linking them is no campaign.
 COMMON_DOMAINS = frozenset(data_lines("common_domains.txt"))
 
-CampaignState = MutableMapping[str, Any]  # domain -> list of [comment_id, author, thread_id, time]
+# domain -> rows [comment_id, author, thread_id, time, comments, authors, threads] (the last three:
+# the answer the comment got)
+CampaignState = MutableMapping[str, Any]
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,22 +60,30 @@ def observe(
 ) -> Sightings:
     """Record one comment linking `domain` at time `now` and count the window up to `now`.
 
-    Idempotent for a redelivered comment (same id): it is counted once, and sightings after
-    `now` (possible on redelivery) are not counted, so the same input gives the same answer.
+    Idempotent for a redelivered comment (same id): its row keeps the answer it got, which is
+    given again. Late comments (posted before it, recorded after it) would otherwise change the
+    count between the first judgement and the next.
     """
-    rows = [r for r in state.get(domain, ()) if r[3] >= now - rules.window and r[0] != comment_id]
+    kept = state.get(domain, ())
+    mine = next((r for r in kept if r[0] == comment_id and len(r) >= 7), None)
+    if mine is not None:
+        return Sightings(comments=mine[4], authors=mine[5], threads=mine[6])
+    rows = [r for r in kept if r[3] >= now - rules.window and r[0] != comment_id]
     in_order = not rows or (rows[-1][3], rows[-1][0]) <= (now, comment_id)
-    rows.append([comment_id, author, thread_id, now])
+    row = [comment_id, author, thread_id, now]
+    rows.append(row)
     if not in_order:  # rows are kept in time order; only a late comment needs a sort
         rows.sort(key=lambda r: (r[3], r[0]))
     rows = rows[-rules.max_rows :]
-    state[domain] = rows
     seen = [r for r in rows if r[3] <= now]
-    return Sightings(
+    answer = Sightings(
         comments=len(seen),
         authors=len({r[1] for r in seen if r[1] is not None}),
         threads=len({r[2] for r in seen}),
     )
+    row.extend((answer.comments, answer.authors, answer.threads))  # given again on redelivery
+    state[domain] = rows
+    return answer
 
 
 def stale_domains(

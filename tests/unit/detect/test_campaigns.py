@@ -78,6 +78,13 @@ def test_late_comment_is_counted_at_its_own_time_and_kept_in_order() -> None:
     assert [r[0] for r in state["spam.com"]] == ["c1", "c2", "c3", "c4"]
 
 
+def test_a_redelivered_comment_gets_its_first_answer_although_a_late_comment_came_between() -> None:
+    state: dict[str, Any] = {}
+    first = observe(state, "spam.com", "c1", "a1", "t1", 100.0, RULES)
+    observe(state, "spam.com", "c0", "a2", "t2", 90.0, RULES)  # posted before c1, recorded after
+    assert observe(state, "spam.com", "c1", "a1", "t1", 100.0, RULES) == first == Sightings(1, 1, 1)
+
+
 def test_state_is_bounded_per_domain() -> None:
     state: dict[str, Any] = {}
     for i in range(50):
