@@ -397,20 +397,22 @@ class StreamGroup:
         fetcher fails (KeyError) when a seek from another thread drops records it is handing out."""
         consumer = self.app.consumer
         try:
-            thread = consumer._thread
-            await thread.call_thread(thread._ensure_consumer().seek, tp, offset)
+            await self._in_consumer_thread(lambda client: client.seek, tp, offset)
         except Exception as exc:  # not assigned any more: nothing to read
             log.info("seek_failed partition=%s error=%r", tp.partition, exc)
             return
         consumer._read_offset[tp] = offset or None  # as Faust's own seek: deliver from `offset`
 
+    async def _in_consumer_thread(self, method: Callable[[Any], Callable[..., Any]], *args: Any) -> Any:
+        """Call `method(aiokafka consumer)(*args)` where that consumer runs: Faust's consumer thread."""
+        thread = self.app.consumer._thread
+        return await thread.call_thread(method(thread._ensure_consumer()), *args)
+
     async def _start_offset(self, tp: TP) -> int | None:
         """Where the group's reading of `tp` starts: its committed offset, or the log start."""
         consumer = self.app.consumer
         try:
-            thread = consumer._thread  # the aiokafka consumer runs in Faust's consumer thread
-            client = thread._ensure_consumer()
-            committed = await thread.call_thread(client.committed, tp)
+            committed = await self._in_consumer_thread(lambda client: client.committed, tp)
             if committed is None:
                 committed = (await consumer.earliest_offsets(tp))[tp]
         except Exception as exc:
@@ -855,10 +857,9 @@ class StreamGroup:
         # Leave the group first: a member that just vanishes holds up the next rebalance, and so
         # this worker's own restart, until the broker gives up on it (rebalance timeout).
         try:
-            thread = self.app.consumer._thread
-            coordinator = thread._ensure_consumer()._coordinator
             # close(): stop the coordination first, or it joins again right after leaving.
-            await asyncio.wait_for(thread.call_thread(coordinator.close), LEAVE_SECONDS)
+            leaving = self._in_consumer_thread(lambda client: client._coordinator.close)
+            await asyncio.wait_for(leaving, LEAVE_SECONDS)
         except Exception as exc:  # the broker may be the problem: restart anyway
             log.warning("leave_group_failed error=%r", exc)
         on_stalled(why)
