@@ -9,9 +9,11 @@ The unit tests hold both lists for every family.
 Speed: a rule only runs when the comment contains one of its trigger words (compared by their
 first four letters, so "subscribe", "subscribers" and "subs" share one key), and then only
 with the branches whose first word is in the comment: each branch's possible first words are
-read from its regex source once, at import, and the alternation of the branches that can match
-is compiled once per combination. A branch can only match starting with its first word, so
-this never hides a match; tests check both guards against the full patterns on the corpora.
+read from its regex source once, at import. A branch can only match starting with its first
+word, so this never hides a match; tests check both guards against the full patterns on the
+corpora. Each branch is compiled on its own at import and the active ones are searched one by
+one, their matches merged the way one alternation of them would pick (compiling an alternation
+per combination of branches cost more than all the searching, and the combinations are many).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from __future__ import annotations
 import operator
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from streamproc.detect.signal import Signal
 
@@ -58,7 +60,8 @@ def text_keys(low: str, words: list[str]) -> set[str]:
 class Rule:
     """One family of spam phrasing. `branches` are alternatives of one regex over lower-cased
     text; every match of a branch contains a word whose key is in `triggers`, and starts with
-    a word whose key is in `starts[i]` (None: not readable from the source, always tried)."""
+    a word whose key is in `starts[i]` (None: not readable from the source, always tried).
+    `pattern` is the whole alternation, `compiled[i]` branch i alone."""
 
     code: str
     label: str
@@ -67,28 +70,32 @@ class Rule:
     branches: tuple[str, ...]
     pattern: re.Pattern[str]
     starts: tuple[frozenset[str] | None, ...]
-    _compiled: dict[tuple[int, ...], re.Pattern[str]] = field(default_factory=dict, compare=False, repr=False)
+    compiled: tuple[re.Pattern[str], ...]
 
     def hits(self, low: str, active: tuple[int, ...]) -> list[str]:
-        """Distinct matches of the `active` branches in lower-cased `low`, spaces squashed."""
-        if len(active) == len(self.branches):
-            pattern = self.pattern
-        else:
-            pattern = self._compiled.get(active)  # type: ignore[assignment]
-            if pattern is None:
-                if len(self._compiled) >= MAX_COMPILED:  # bounded: combinations are few in practice
-                    self._compiled.clear()
-                pattern = self._compiled[active] = _compile(
-                    [self.branches[i] for i in active], [self.starts[i] for i in active]
-                )
-        return sorted({" ".join(m.group(0).split()) for m in pattern.finditer(low)})
+        """Distinct matches of the `active` branches in lower-cased `low`, spaces squashed.
+
+        The same matches as their alternation's finditer: from where the last match ended, the
+        match that starts first, and of those starting together the earliest branch's. A
+        branch's pending match stays its next one while it starts at or after the last end."""
+        found = [(m, p) for i in active if (m := (p := self.compiled[i]).search(low)) is not None]
+        out: set[str] = set()
+        while found:
+            m = min(found, key=_start)[0]  # min keeps the first of equal starts: branch order
+            out.add(" ".join(m.group(0).split()))
+            end = m.end()  # no branch matches the empty string, so this moves on
+            found = [
+                (n, p) for f, p in found if (n := f if f.start() >= end else p.search(low, end)) is not None
+            ]
+        return sorted(out)
 
     def active(self, keys: set[str]) -> tuple[int, ...]:
         """The branches that can match text with these keys (all of them: for tests)."""
         return tuple(i for i, k in enumerate(self.starts) if k is None or not k.isdisjoint(keys))
 
 
-MAX_COMPILED = 512  # branch combinations kept compiled per rule
+def _start(found: tuple[re.Match[str], re.Pattern[str]]) -> int:
+    return found[0].start()
 
 
 def _compile(branches: list[str], starts: list[frozenset[str] | None]) -> re.Pattern[str]:
@@ -110,7 +117,8 @@ def _compile(branches: list[str], starts: list[frozenset[str] | None]) -> re.Pat
 def rule(code: str, label: str, weight: float, triggers: str, branches: list[str]) -> Rule:
     keys = frozenset(t if t == DIGITS else t[:KEY_LEN] for t in triggers.split())
     starts = tuple(first_words(b) for b in branches)
-    return Rule(code, label, weight, keys, tuple(branches), _compile(branches, list(starts)), starts)
+    alone = tuple(_compile([b], [k]) for b, k in zip(branches, starts, strict=True))
+    return Rule(code, label, weight, keys, tuple(branches), _compile(branches, list(starts)), starts, alone)
 
 
 # --- first words of a branch, read from its regex source ---------------------------------------

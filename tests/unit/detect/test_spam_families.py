@@ -188,6 +188,27 @@ def test_the_guards_never_hide_a_match() -> None:
 
 
 @pytest.mark.parametrize(
+    "text",
+    [
+        "check out my channel and check out my new song",  # two branches start together
+        "subscribe to my channel, sub4sub, sub 4 sub",  # a later match inside an earlier one's span
+        "you have won a £500 voucher! call 09061701461 to claim, txt win to 80086",
+        "",
+    ],
+)
+def test_hits_merge_the_branches_as_their_alternation_would(text: str) -> None:
+    # Branches are searched one by one; the merged matches must be the alternation's.
+    for r in RULES:
+        full = sorted({" ".join(m.group(0).split()) for m in r.pattern.finditer(text)})
+        assert r.hits(text, tuple(range(len(r.branches)))) == full, r.code
+
+
+def test_no_branch_matches_the_empty_string() -> None:
+    # Merging moves on from each match's end: an empty match would stall it.
+    assert [b for r in RULES for b in r.branches if re.fullmatch(f"(?:{b})", "")] == []
+
+
+@pytest.mark.parametrize(
     ("branch", "words"),
     [
         (r"check\s*(?:out\s+)?(?:my|our)", {"chec"}),
