@@ -37,7 +37,16 @@ from typing import Any
 
 import numpy as np
 
-from streamproc.detect.minhash import Layout, LshParams, MinHasher, shingle_hashes, shingle_set
+from streamproc.detect.minhash import (
+    U64,
+    Layout,
+    LshParams,
+    MinHasher,
+    exact_shingles,
+    intersection_sizes,
+    shingle_hashes,
+    shingle_set,
+)
 from streamproc.detect.text import normalise, normalise_duplicate
 from streamproc.events import Reason, StageResult
 
@@ -174,10 +183,10 @@ class DuplicateConfig:
     max_per_key: int = MAX_PER_KEY
     max_comments: int = MAX_COMMENTS
     hasher: MinHasher = field(init=False, repr=False)
-    # Shingle sets of recently verified candidates, shared by every shard of a process and keyed
-    # by the compressed text itself (so never stale): same-topic comments meet the same earlier
-    # comments again and again, and building a set is most of an exact check.
-    shingle_cache: OrderedDict[bytes, set[str]] = field(init=False, repr=False, default_factory=OrderedDict)
+    # Shingles of recently verified candidates, shared by every shard of a process and keyed by
+    # the compressed text itself (so never stale): same-topic comments meet the same earlier
+    # comments again and again, and decompressing and packing them is most of an exact check.
+    shingle_cache: OrderedDict[bytes, U64 | None] = field(init=False, repr=False, default_factory=OrderedDict)
 
     def __post_init__(self) -> None:
         if max(self.params.layout.rows, self.params.short_layout.rows) > 3 or self.params.max_keys > 32:
@@ -461,15 +470,10 @@ class DuplicateShard:
         decides the rest (and says 1.0 only for the same text)."""
         config = self.config
         new = p.sighting
-        records = self.records
-        found: set[bytes] = set()
-        for rows in postings:
-            if rows:
-                found.update([rows[i : i + 4] for i in range(0, len(rows), 4)])
+        joined = b"".join([rows for rows in postings if rows])
+        found = {joined[i : i + 4] for i in range(0, len(joined), 4)}
         if not found:
             return []
-        mine: set[str] | None = None
-        matches: list[Match] = []
         rows = config.params.layout.end  # the rows every signature has: what the estimate compares
         # equal bytes for an estimate at the floor and at the ceiling (b-bit: two different minima
         # agree by chance once in 256)
@@ -478,13 +482,18 @@ class DuplicateShard:
         if len(p.sig) > rows:  # a short text: its exact Jaccard is cheap, and one word moves it a lot
             ceiling = rows + 1
         # One vectorised comparison of every candidate's signature: most are dropped here.
-        datas = [d for d in map(records.get, found) if d is not None]  # None: evicted, or a crash
+        datas = [d for d in map(self.records.get, found) if d is not None]  # None: evicted, or a crash
         if not datas:
             return []
         sigs = np.frombuffer(b"".join([d[_SIG_AT : _SIG_AT + rows] for d in datas]), dtype=np.uint8)
         equal = (sigs.reshape(len(datas), rows) == np.frombuffer(p.sig[:rows], dtype=np.uint8)).sum(axis=1)
+        # Who and when as plain tuples: most candidates are dropped, only matches become Sightings.
+        taken: list[tuple[tuple[str, int, int, float], float]] = []
+        unsure: list[tuple[str, int, int, float]] = []  # near the threshold: the exact Jaccard decides
+        texts: list[bytes] = []
+        counts = equal.tolist()
         for j in np.flatnonzero(equal >= floor).tolist():
-            data, same = datas[j], int(equal[j])
+            data, same = datas[j], counts[j]
             _, _, at, author, thread, _, n_sig, n_text, n_id = _RECORD.unpack_from(data)
             i = _SIG_AT + n_sig
             cid = data[i + n_text : i + n_text + n_id].decode()
@@ -492,28 +501,47 @@ class DuplicateShard:
                 continue
             text = data[i : i + n_text]
             if text == p.text or (same == rows and decompress(text) == decompress(p.text)):
-                similarity = 1.0  # the same text (compared decompressed if another zlib wrote it)
+                taken.append(((cid, author, thread, at), 1.0))  # the same text (compared
+                # decompressed if another zlib wrote it)
             elif same >= ceiling:
-                similarity = min(round((same / rows - 1 / 256) / (1 - 1 / 256), 4), 0.9999)
+                estimate = min(round((same / rows - 1 / 256) / (1 - 1 / 256), 4), 0.9999)
+                taken.append(((cid, author, thread, at), estimate))
             else:
-                if mine is None:  # from the cache too: the other shards of this comment ask again
-                    mine = self._shingles(p.text)
-                other = self._shingles(text)
-                inter = len(mine & other)
-                similarity = min(round(inter / (len(mine) + len(other) - inter), 4), 0.9999)
-            if similarity >= config.threshold:
-                matches.append(Match(Sighting(cid, author, thread, at), similarity))
+                unsure.append((cid, author, thread, at))
+                texts.append(text)
+        if unsure:
+            taken += zip(unsure, self._jaccards(p.text, texts), strict=True)
+        threshold = config.threshold
+        matches = [Match(Sighting(*who), similarity) for who, similarity in taken if similarity >= threshold]
         matches.sort(key=lambda m: (m.sighting.at, m.sighting.comment_id))
         return matches[:MAX_MATCHES]
 
-    def _shingles(self, text: bytes) -> set[str]:
-        """The shingle set of a compressed text, from the process's cache if it is there."""
+    def _jaccards(self, text: bytes, others: Sequence[bytes]) -> list[float]:
+        """The exact Jaccard similarity of a compressed text's shingle set with each of `others`'
+        (rounded to 4 places; under 1, which only the same text gets)."""
+        mine = self._shingles(text)
+        theirs = [self._shingles(other) for other in others]
+        if mine is not None and all(s is not None for s in theirs):
+            arrays = [s for s in theirs if s is not None]
+            shared = intersection_sizes(mine, arrays)
+            size, sizes = len(mine), [len(s) for s in arrays]
+        else:  # a character beyond Latin-1 (rare: normalising folds most to Latin): string sets
+            k = self.config.params.k
+            strings = shingle_set(decompress(text), k)
+            sets = [shingle_set(decompress(other), k) for other in others]
+            shared = [len(strings & s) for s in sets]
+            size, sizes = len(strings), [len(s) for s in sets]
+        return [min(round(i / (size + n - i), 4), 0.9999) for i, n in zip(shared, sizes, strict=True)]
+
+    def _shingles(self, text: bytes) -> U64 | None:
+        """The exact shingles of a compressed text (`exact_shingles`), from the process's cache if
+        they are there."""
         cache = self.config.shingle_cache
-        cached = cache.get(text)
-        if cached is not None:
+        cached = cache.get(text, False)
+        if cached is not False:
             cache.move_to_end(text)
             return cached
-        built = cache[text] = shingle_set(decompress(text), self.config.params.k)
+        built = cache[text] = exact_shingles(decompress(text), self.config.params.k)
         if len(cache) > SHINGLE_CACHE:
             cache.popitem(last=False)
         return built

@@ -18,6 +18,7 @@ from streamproc.detect.duplicates import (
     probe,
     verdict,
 )
+from streamproc.detect.minhash import shingle_set
 from streamproc.detect.text import clean, normalise, normalise_duplicate
 from streamproc.events import StageResult
 
@@ -90,6 +91,22 @@ def test_near_copy_across_threads_is_a_campaign() -> None:
     assert r.data["scopes"] == ["campaign"]
     assert r.data["original_id"] == "1"
     assert {x.code for x in r.reasons} == {"duplicate.campaign", "duplicate.near"}
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        ("cafe creme brulee tonight at nine", "cafe creme brulee tomorrow at nine"),  # packed shingles
+        ("жёлтый журнал пишет о новом мосте", "жёлтый журнал пишет о старом мосте"),  # string sets
+    ],
+)
+def test_near_copy_similarity_is_the_exact_jaccard(first: str, second: str) -> None:
+    shard = offline_shard(DuplicateConfig())
+    _run(shard, "1", first)
+    a, b = (shingle_set(normalise_duplicate(t), 5) for t in (first, second))
+    r = _run(shard, "2", second, at=1.0)
+    assert r.label == "near_duplicate"
+    assert r.data["similarity"] == round(len(a & b) / len(a | b), 4)
 
 
 def test_same_thread_other_author() -> None:
