@@ -13,7 +13,8 @@ read from its regex source once, at import. A branch can only match starting wit
 word, so this never hides a match; tests check both guards against the full patterns on the
 corpora. Each branch is compiled on its own at import and the active ones are searched one by
 one, their matches merged the way one alternation of them would pick (compiling an alternation
-per combination of branches cost more than all the searching, and the combinations are many).
+per combination of branches cost more than all the searching, and the combinations are many);
+a branch's pattern starts with its first word, so the regex engine jumps to where it occurs.
 """
 
 from __future__ import annotations
@@ -58,19 +59,23 @@ def text_keys(low: str, words: list[str]) -> set[str]:
 
 @dataclass(slots=True, frozen=True)
 class Rule:
-    """One family of spam phrasing. `branches` are alternatives of one regex over lower-cased
+    r"""One family of spam phrasing. `branches` are alternatives of one regex over lower-cased
     text; every match of a branch contains a word whose key is in `triggers`, and starts with
     a word whose key is in `starts[i]` (None: not readable from the source, always tried).
-    `pattern` is the whole alternation, `compiled[i]` branch i alone."""
+    `compiled[i]` is branch i alone, without the leading (?<!\w) (see _search)."""
 
     code: str
     label: str
     weight: float
     triggers: frozenset[str]
     branches: tuple[str, ...]
-    pattern: re.Pattern[str]
     starts: tuple[frozenset[str] | None, ...]
     compiled: tuple[re.Pattern[str], ...]
+
+    @property
+    def pattern(self) -> re.Pattern[str]:
+        """The whole alternation: what hits must agree with (tests; `re` caches it)."""
+        return _compile(list(self.branches), list(self.starts))
 
     def hits(self, low: str, active: tuple[int, ...]) -> list[str]:
         """Distinct matches of the `active` branches in lower-cased `low`, spaces squashed.
@@ -78,14 +83,14 @@ class Rule:
         The same matches as their alternation's finditer: from where the last match ended, the
         match that starts first, and of those starting together the earliest branch's. A
         branch's pending match stays its next one while it starts at or after the last end."""
-        found = [(m, p) for i in active if (m := (p := self.compiled[i]).search(low)) is not None]
+        found = [(m, p) for i in active if (m := _search(p := self.compiled[i], low, 0)) is not None]
         out: set[str] = set()
         while found:
             m = min(found, key=_start)[0]  # min keeps the first of equal starts: branch order
             out.add(" ".join(m.group(0).split()))
             end = m.end()  # no branch matches the empty string, so this moves on
             found = [
-                (n, p) for f, p in found if (n := f if f.start() >= end else p.search(low, end)) is not None
+                (n, p) for f, p in found if (n := f if f.start() >= end else _search(p, low, end)) is not None
             ]
         return sorted(out)
 
@@ -98,11 +103,27 @@ def _start(found: tuple[re.Match[str], re.Pattern[str]]) -> int:
     return found[0].start()
 
 
+_WORD_CHAR = re.compile(r"\w")
+
+
+def _search(pattern: re.Pattern[str], low: str, pos: int) -> re.Match[str] | None:
+    r"""The first match of a branch pattern from `pos` that is not glued to a word before.
+
+    The branch patterns leave the (?<!\w) out and it is checked here: a pattern that starts with
+    its first word lets the regex engine jump to where that word occurs (a third faster)."""
+    while (m := pattern.search(low, pos)) is not None:
+        start = m.start()
+        if not start or _WORD_CHAR.match(low, start - 1) is None:
+            return m
+        pos = start + 1
+    return None
+
+
 def _compile(branches: list[str], starts: list[frozenset[str] | None]) -> re.Pattern[str]:
-    # Whole words at both ends: "seo" is not the start of "seond", "ep" not of "episode". The
-    # leading \b keeps the regex engine from skipping ahead to a possible first letter, so
-    # when every branch's first letters are known they are named in a lookahead first (twice
-    # as fast on ordinary comments).
+    # The alternation of `branches` as the rule means it. Whole words at both ends: "seo" is
+    # not the start of "seond", "ep" not of "episode". The leading (?<!\w) keeps the regex
+    # engine from skipping ahead to a possible first letter, so when every branch's first
+    # letters are known they are named in a lookahead first.
     head = ""
     if starts and all(k is not None for k in starts):
         firsts = {w[0] for k in starts if k is not None for w in k}
@@ -117,8 +138,8 @@ def _compile(branches: list[str], starts: list[frozenset[str] | None]) -> re.Pat
 def rule(code: str, label: str, weight: float, triggers: str, branches: list[str]) -> Rule:
     keys = frozenset(t if t == DIGITS else t[:KEY_LEN] for t in triggers.split())
     starts = tuple(first_words(b) for b in branches)
-    alone = tuple(_compile([b], [k]) for b, k in zip(branches, starts, strict=True))
-    return Rule(code, label, weight, keys, tuple(branches), _compile(branches, list(starts)), starts, alone)
+    alone = tuple(re.compile(rf"(?:{b})(?!\w)") for b in branches)
+    return Rule(code, label, weight, keys, tuple(branches), starts, alone)
 
 
 # --- first words of a branch, read from its regex source ---------------------------------------
