@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import re
 import struct
 import zlib
 from collections import OrderedDict
@@ -207,8 +208,14 @@ def decompress(data: bytes) -> str:
     return zlib.decompress(data, -15).decode()
 
 
+# Three word characters, which normalising keeps: enough to know a text is not empty.
+_THREE_WORD_CHARS = re.compile(r"\w\W*\w\W*\w")
+
+
 def is_empty(text: str) -> bool:
     """Empty, whitespace-only or punctuation-only (what a reader sees has under MIN_CHARS)."""
+    if text.isascii() and "<" not in text and "&" not in text and _THREE_WORD_CHARS.search(text):
+        return False  # no tag or entity to drop, no letter to fold: normalising keeps all three
     return len(normalise(text)) < MIN_CHARS
 
 

@@ -12,6 +12,7 @@ from streamproc.detect.duplicates import (
     Match,
     Probe,
     check_duplicate,
+    is_empty,
     key_partition,
     keys_by_partition,
     offline_shard,
@@ -120,6 +121,27 @@ def test_unrelated_comment_on_the_same_topic_is_unique() -> None:
     _run(shard, "1", BASE)
     r = _run(shard, "2", "The bus timetable changed in March and nobody told the drivers about the new stops")
     assert r.label == "unique"
+
+
+@pytest.mark.parametrize(
+    ("text", "empty"),
+    [
+        ("abc", False),
+        ("a b", False),  # three characters once normalised, though two letters
+        ("a!!b", False),
+        ("ab", True),
+        ("a . ", True),
+        ("<b>x</b>", True),  # tags go: the fast path leaves texts with tags to normalise()
+        ("&amp;&amp;", True),
+        ("\uff21\uff22", True),  # fullwidth letters fold to two
+        ("\u00df", True),  # ß folds to ss: two
+        ("\u00dfx", False),
+        ("___", False),
+    ],
+)
+def test_is_empty_is_what_normalising_leaves(text: str, empty: bool) -> None:
+    assert is_empty(text) is empty
+    assert empty is (len(normalise(text)) < 3)
 
 
 def test_empty_and_junk_are_flagged_not_clustered() -> None:
