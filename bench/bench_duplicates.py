@@ -197,7 +197,13 @@ def against(rev: str, n: int, block: int = 1000) -> None:
         (e["id"], e["author"]["id"], e["thread_id"], parse_time(e["posted_at"], "t"), e["text"])
         for e in events
     ]
-    old_config, old_index = old.DuplicateConfig(), {}
+    old_config = old.DuplicateConfig()
+    if hasattr(old, "offline_shard"):  # a sharded core (records + derived), like this one
+        old_shard = old.offline_shard(old_config)
+        old_args: tuple[Any, ...] = (old_shard,)
+    else:  # before the shards: one dict of JSON rows
+        old_index: dict[str, Any] = {}
+        old_args = (old_config, old_index)
     config = DuplicateConfig()
     shard = DuplicateShard(config, 0, {}, {})
     spent = {"old": 0.0, "new": 0.0}
@@ -205,20 +211,25 @@ def against(rev: str, n: int, block: int = 1000) -> None:
         chunk = rows[lo : lo + block]
         started = time.perf_counter()
         for row in chunk:
-            old.check_duplicate(old_config, old_index, *row)
+            old.check_duplicate(*old_args, *row)
         spent["old"] += time.perf_counter() - started
         started = time.perf_counter()
         for row in chunk:
             if not is_empty(row[4]) and (p := probe(config, *row)) is not None:
                 verdict(p, shard.match_and_index(p, p.keys))
         spent["new"] += time.perf_counter() - started
-    old_bytes = sum(len(k) + len(orjson.dumps(v)) for k, v in old_index.items())
+    kept = shard.remembered()
+    if len(old_args) == 1:
+        old_state = "{:.0f} B records + {:.0f} B derived".format(
+            *(store_bytes(store)[1] / kept for store in (old_shard.records, old_shard.derived))
+        )
+    else:
+        old_state = f"{sum(len(k) + len(orjson.dumps(v)) for k, v in old_index.items()) / kept:.0f} B"
     new_records = store_bytes(shard.records)[1]
     new_derived = store_bytes(shard.derived)[1]
-    kept = shard.remembered()
     print(
         f"{n:,} comments, {rev} vs this tree, same run: {n / spent['old']:,.0f} vs {n / spent['new']:,.0f} "
-        f"comments/s ({spent['old'] / spent['new']:.1f}x); state {old_bytes / kept:.0f} B/comment vs "
+        f"comments/s ({spent['old'] / spent['new']:.2f}x); state {old_state} vs "
         f"{new_records / kept:.0f} B records + {new_derived / kept:.0f} B derived"
     )
     tmp.cleanup()
