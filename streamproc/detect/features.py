@@ -8,6 +8,7 @@ model sees them as features beside hashed word and character n-grams. Pure: no K
 
 from __future__ import annotations
 
+import operator
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -109,6 +110,9 @@ class AuthorActivity:
     recent: int  # comments in RATE_WINDOW before and including this one
 
 
+_TIME = operator.itemgetter(1)  # of an author row
+
+
 def observe_author(
     rows: Sequence[Sequence[Any]], comment_id: str, at: float
 ) -> tuple[AuthorActivity, list[list[Any]]]:
@@ -120,12 +124,18 @@ def observe_author(
     than AUTHOR_TTL are forgotten here, so sweeping them from storage never changes a verdict.
     """
     others = [r if isinstance(r, list) else list(r) for r in rows if r[0] != comment_id]
-    latest = max((r[1] for r in others), default=at)
+    times = list(map(_TIME, others))  # one pass in C: histories hold up to MAX_AUTHOR_ROWS rows
+    latest = max(times, default=at)
     t = latest if at < latest - OUT_OF_ORDER else at
-    others = [r for r in others if r[1] >= t - AUTHOR_TTL]
-    recent = 1 + sum(1 for r in others if t - RATE_WINDOW <= r[1] <= t + OUT_OF_ORDER)
-    kept = sorted([*others, [comment_id, t]], key=lambda r: r[1])[-MAX_AUTHOR_ROWS:]
-    return AuthorActivity(first_seen=not others, recent=recent), kept
+    if times and min(times) < t - AUTHOR_TTL:  # rarely: most histories are younger than that
+        others = [r for r in others if r[1] >= t - AUTHOR_TTL]
+        times = list(map(_TIME, others))
+    low, high = t - RATE_WINDOW, t + OUT_OF_ORDER
+    recent = 1 + sum(low <= x <= high for x in times)
+    first_seen = not others
+    others.append([comment_id, t])
+    others.sort(key=_TIME)
+    return AuthorActivity(first_seen=first_seen, recent=recent), others[-MAX_AUTHOR_ROWS:]
 
 
 def stale_authors(items: Iterable[tuple[str, Sequence[Sequence[Any]]]], now: float) -> list[str]:

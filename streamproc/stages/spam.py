@@ -76,17 +76,20 @@ def apply_author(shard: Shard, payload: list[Any], ctx: ApplyContext) -> list[An
     author, comment_id, at = payload
     rows = shard.rows("authors")
     history = rows.get(author, [])
-    for row in history:
-        if row[0] == comment_id and len(row) >= 4:
-            return [row[2], row[3]]
+    if comment_id in [r[0] for r in history]:  # cheaper than the loop: most comments are new
+        for row in history:
+            if row[0] == comment_id and len(row) >= 4:
+                return [row[2], row[3]]
     live = [r for r in history if r[1] is not None]
     answers = [r for r in history if r[1] is None]
     activity, kept = observe_author(live, comment_id, at)
-    for row in kept:
+    for row in reversed(kept):  # the new row, newest as a rule (only one has its id)
         if row[0] == comment_id:
             row[2:] = [activity.first_seen, activity.recent]
-    still = {row[0] for row in kept}
-    answers += [[r[0], None, *r[2:4]] for r in live if len(r) >= 4 and r[0] not in still]
+            break
+    if len(kept) <= len(live):  # rows left the history (else every live row is kept)
+        still = {row[0] for row in kept}
+        answers += [[r[0], None, *r[2:4]] for r in live if len(r) >= 4 and r[0] not in still]
     rows[author] = kept + answers[-MAX_AUTHOR_ANSWERS:]
     return [activity.first_seen, activity.recent]
 

@@ -138,6 +138,17 @@ def test_authors_unseen_for_the_ttl_are_first_seen_again_and_can_be_swept() -> N
     assert observe_author(rows, "c", AUTHOR_TTL * 2)[0] == observe_author([], "c", AUTHOR_TTL * 2)[0]
 
 
+def test_history_rows_as_older_versions_wrote_them_are_read() -> None:
+    # [id, time] rows (before answers were kept) and tuples: same answer as the rows with answers.
+    plain = [["a", 10.0], ("b", 20.0), ["c", 30.0, True, 1]]
+    activity, kept = observe_author(plain, "d", 40.0)
+    assert activity.recent == 4 and not activity.first_seen
+    assert kept == [["a", 10.0], ["b", 20.0], ["c", 30.0, True, 1], ["d", 40.0]]
+    # out of order and re-delivered ids: sorted by time, the id counted once
+    again, kept = observe_author([["b", 20.0], ["a", 10.0], ["d", 5.0]], "d", 15.0)
+    assert again.recent == 3 and [r[0] for r in kept] == ["a", "d", "b"]
+
+
 def test_first_sighting() -> None:
     first, rows = observe_author([], "a", 5.0)
     second, _ = observe_author(rows, "b", 6.0)
