@@ -24,14 +24,18 @@ U64 = npt.NDArray[np.uint64]
 _MASK32 = (1 << 32) - 1
 _POLY = np.uint64(0x100000001B3)  # FNV prime: odd, spreads code points over the 64 bits
 _HIGH = np.uint64(1 << 63)
+# numpy scalars made once: building one costs about as much as an operation on a short array
+_MIX1, _MIX2 = np.uint64(0xFF51AFD7ED558CCD), np.uint64(0xC4CEB9FE1A85EC53)
+_SHIFT8, _SHIFT32, _SHIFT33 = np.uint32(8), np.uint64(32), np.uint64(33)
+_WINDOW_MASK = [np.uint64((1 << (8 * k)) - 1) for k in range(9)]  # the low k bytes, k <= 8
 
 
 def _mix(x: U64) -> U64:
     """Spreads structured 64-bit values (packed characters) over all 64 bits: the first half of
     the murmur3 finaliser, enough here because the signature hashes the result again."""
-    x = x * np.uint64(0xFF51AFD7ED558CCD)
-    x ^= x >> np.uint64(33)
-    x *= np.uint64(0xC4CEB9FE1A85EC53)
+    x = x * _MIX1
+    x ^= x >> _SHIFT33
+    x *= _MIX2
     return x
 
 
@@ -41,7 +45,7 @@ def _packed_windows(raw: bytes, k: int) -> U64:
     m = len(raw) - k + 1
     buf = raw + b"\0" * 8
     words = np.ndarray((m,), dtype="<u8", buffer=buf, strides=(1,))
-    return words & np.uint64((1 << (8 * k)) - 1)
+    return words & _WINDOW_MASK[k]
 
 
 def shingle_hashes(norm: str, k: int) -> U64:
@@ -209,11 +213,11 @@ class MinHasher:
         """The one-byte MinHash values of a non-empty shingle hash array (repeats allowed): as
         many rows as the text's layouts use (a short text's signature is longer)."""
         rows = max(layout.end for layout in self.params.layouts_for(len(sh)))
-        x = (sh >> np.uint64(32)).astype(np.uint32)
+        x = (sh >> _SHIFT32).astype(np.uint32)
         product = self._a_col[:rows] * x  # rows x shingles: each row's minimum is a contiguous pass
         product += self._b_col[:rows]
         mins = product.min(axis=1)
-        return (mins >> np.uint32(8)).astype(np.uint8).tobytes()
+        return (mins >> _SHIFT8).astype(np.uint8).tobytes()
 
     def band_keys(self, sig: bytes) -> list[int]:
         """The band keys of a signature: band number (one byte; the short layout's bands follow

@@ -14,6 +14,8 @@ _PUNCT_RUN = re.compile(r"[^\w\s]+")
 
 
 def strip_invisible(text: str) -> str:
+    if text.isascii():  # none of them is ASCII, and translating costs more than normalising ASCII
+        return text
     return text.translate(INVISIBLE)
 
 
