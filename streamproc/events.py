@@ -89,8 +89,9 @@ def _string(obj: dict[str, Any], name: str, limit: int, *, required: bool, where
     return value
 
 
-def comment_from_dict(obj: Any) -> Comment:
-    """Validate a decoded JSON value as a comment event."""
+def comment_from_dict(obj: Any, *, nesting_checked: bool = False) -> Comment:
+    """Validate a decoded JSON value as a comment event (`nesting_checked`: the caller knows it
+    nests no deeper than MAX_DEPTH)."""
     if not isinstance(obj, dict):
         raise DecodeError("not_object", f"a comment must be a JSON object, got {type(obj).__name__}")
     for name in ID_FIELDS:
@@ -106,7 +107,9 @@ def comment_from_dict(obj: Any) -> Comment:
         raise DecodeError("missing_field", "required field posted_at is missing")
     posted_at = parse_time(obj["posted_at"], "posted_at")
     for name, limit in OPTIONAL_STRING_FIELDS.items():
-        _string(obj, name, limit, required=False)
+        value = obj.get(name)
+        if value is not None and (not isinstance(value, str) or len(value) > limit):
+            _string(obj, name, limit, required=False)  # raises the error
     published = obj.get("thread_published_at")
     thread_published_at = None if published is None else parse_time(published, "thread_published_at")
     author_obj = obj.get("author")
@@ -124,7 +127,7 @@ def comment_from_dict(obj: Any) -> Comment:
     metadata = obj.get("metadata")
     if metadata is not None and not isinstance(metadata, dict):
         raise DecodeError("bad_type", f"metadata must be an object, got {type(metadata).__name__}")
-    if _deeper_than(obj, MAX_DEPTH):
+    if not nesting_checked and _deeper_than(obj, MAX_DEPTH):
         raise DecodeError("too_deep", f"the event nests objects or arrays more than {MAX_DEPTH} levels deep")
     return Comment(
         id=obj["id"],
@@ -162,7 +165,10 @@ def decode_comment(data: bytes | None) -> Comment:
         obj = orjson.loads(data)
     except orjson.JSONDecodeError as exc:
         raise DecodeError("invalid_json", f"not valid JSON (UTF-8): {exc}") from None
-    return comment_from_dict(obj)
+    # Every object or array opens with a bracket, so an event with no more brackets than
+    # MAX_DEPTH (most: the comment and its author) cannot nest deeper; walking it costs more.
+    shallow = data.count(b"{") + data.count(b"[") <= MAX_DEPTH
+    return comment_from_dict(obj, nesting_checked=shallow)
 
 
 @dataclass(slots=True, frozen=True)
@@ -232,15 +238,16 @@ def stage_message(env: Envelope, result: StageResult, *, action: str | None = No
     """The JSON object a stage publishes: its verdict, keyed by comment id, plus the comment and
     all results so far so that the next stage needs no join."""
     stages = {**env.stages, result.stage: result}
+    own = result.to_dict()  # once: it is the verdict and one of the stages
     msg: dict[str, Any] = {
         "comment_id": env.comment.id,
         "thread_id": env.comment.thread_id,
         "site": env.comment.site,
-        **result.to_dict(),
+        **own,
         "decided_at": time.time(),
         "received_at": env.received_at,
         "posted_at": env.comment.raw.get("posted_at"),
-        "stages": {name: r.to_dict() for name, r in stages.items()},
+        "stages": {name: own if r is result else r.to_dict() for name, r in stages.items()},
         "comment": env.comment.raw,
     }
     if action is not None:
