@@ -12,6 +12,7 @@ import operator
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from streamproc.detect.content import content_signals
@@ -71,6 +72,7 @@ _URLISH = re.compile(r"https?://|www\.|\.(?:com|net|org|info|biz|ru|in|co)\b", r
 _MACHINE = re.compile(r"^(?:[a-z]{1,12}[._-]?\d{5,}|[a-z0-9]{10,})$", re.IGNORECASE)
 _VOWELS = set("aeiouy")
 
+NAME_CACHE = 4096  # author names whose signals are kept: the same authors post again and again
 RATE_WINDOW = 600.0  # seconds: a person rarely posts five comments in ten minutes
 RATE_LIMIT = 5  # comments in the window, this one included, from which the rate is a signal
 MAX_AUTHOR_ROWS = 64  # bounded state per author
@@ -82,8 +84,11 @@ TIMED_CAP = 0.3  # most that timestamp-derived signals add to a score (below any
 
 def name_signals(name: str | None) -> list[Signal]:
     """Signals in the author's display name: keyword stuffing, URLs, machine-made names."""
-    if not name:
-        return []
+    return list(_name_signals(name)) if name else []
+
+
+@lru_cache(maxsize=NAME_CACHE)
+def _name_signals(name: str) -> tuple[Signal, ...]:
     out: list[Signal] = []
     words = [w.lower() for w in _WORD.findall(name)]
     strong = sorted({w for w in words if w in _STRONG_NAME_WORDS})
@@ -99,7 +104,7 @@ def name_signals(name: str | None) -> list[Signal]:
     vowel_free = len(letters) >= 6 and not any(c in _VOWELS for c in letters)
     if _MACHINE.match(compact) and (sum(c.isdigit() for c in compact) >= 5 or vowel_free):
         out.append(Signal("author.machine_name", "machine-made author name", 0.15))
-    return out
+    return tuple(out)
 
 
 @dataclass(slots=True, frozen=True)
