@@ -76,7 +76,7 @@ REJECT_MARGIN = 0.2
 # week) is what normally bounds it.
 MAX_COMMENTS = 1_000_000
 EVICT_BATCH = 8  # evictions per new comment at most: a backlog after a pause is spread out
-SHINGLE_CACHE = 8192  # candidates' shingle sets kept per process (about 10 kB each)
+SHINGLE_CACHE = 8192  # candidates' shingles kept per process (about 1.3 kB each: 10 MB)
 MAX_CLOCK_SKEW = 3600.0  # a posted_at further ahead of the wall clock does not move stream time
 
 OnEvict = Callable[[str], None]
