@@ -34,7 +34,7 @@ import zlib
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, MutableMapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -90,9 +90,10 @@ def _id_hash(value: str | None) -> int:
     return int.from_bytes(hashlib.blake2b(value.encode(), digest_size=4).digest(), "big") or 1
 
 
-@dataclass(slots=True, frozen=True)
-class Sighting:
-    """A comment as the index remembers it: author and thread as hashes (only compared)."""
+class Sighting(NamedTuple):
+    """A comment as the index remembers it: author and thread as hashes (only compared). A named
+    tuple, like Match: every match makes one (and the stage reads them back from lists), and a
+    frozen dataclass costs three times as much to build."""
 
     comment_id: str
     author: int  # 0: no author
@@ -111,8 +112,7 @@ class Sighting:
         return cls(comment_id, _id_hash(author), _id_hash(thread_id), at)
 
 
-@dataclass(slots=True, frozen=True)
-class Match:
+class Match(NamedTuple):
     """An earlier comment found similar enough (similarity rounded to 4 places)."""
 
     sighting: Sighting
@@ -477,8 +477,8 @@ class DuplicateShard:
         decides the rest (and says 1.0 only for the same text)."""
         config = self.config
         new = p.sighting
-        joined = b"".join([rows for rows in postings if rows])
-        found = {joined[i : i + 4] for i in range(0, len(joined), 4)}
+        # Each candidate once (a comment shares several keys): integers dedupe faster than slices.
+        found = [seq.to_bytes(4, "big") for seq in set(_seqs(b"".join([rows for rows in postings if rows])))]
         if not found:
             return []
         rows = config.params.layout.end  # the rows every signature has: what the estimate compares
@@ -516,16 +516,17 @@ class DuplicateShard:
             else:
                 unsure.append((cid, author, thread, at))
                 texts.append(text)
-        if unsure:
-            taken += zip(unsure, self._jaccards(p.text, texts), strict=True)
         threshold = config.threshold
+        if unsure:
+            for who, ratio in zip(unsure, self._jaccards(p.text, texts), strict=True):
+                if ratio >= threshold - 0.001:  # rounding moves it 0.00005 at most: no match below
+                    taken.append((who, min(round(ratio, 4), 0.9999)))
         matches = [Match(Sighting(*who), similarity) for who, similarity in taken if similarity >= threshold]
         matches.sort(key=lambda m: (m.sighting.at, m.sighting.comment_id))
         return matches[:MAX_MATCHES]
 
     def _jaccards(self, text: bytes, others: Sequence[bytes]) -> list[float]:
-        """The exact Jaccard similarity of a compressed text's shingle set with each of `others`'
-        (rounded to 4 places; under 1, which only the same text gets)."""
+        """The exact Jaccard similarity of a compressed text's shingle set with each of `others`'."""
         mine = self._shingles(text)
         theirs = [self._shingles(other) for other in others]
         if mine is not None and all(s is not None for s in theirs):
@@ -538,7 +539,7 @@ class DuplicateShard:
             sets = [shingle_set(decompress(other), k) for other in others]
             shared = [len(strings & s) for s in sets]
             size, sizes = len(strings), [len(s) for s in sets]
-        return [min(round(i / (size + n - i), 4), 0.9999) for i, n in zip(shared, sizes, strict=True)]
+        return [i / (size + n - i) for i, n in zip(shared, sizes, strict=True)]
 
     def _shingles(self, text: bytes) -> U64 | None:
         """The exact shingles of a compressed text (`exact_shingles`), from the process's cache if
