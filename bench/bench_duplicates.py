@@ -6,6 +6,7 @@ rebuild time, at 100k and 1M comments in the window; and what the stream adds pe
     .venv/bin/python bench/bench_duplicates.py 200000:dict:dict:50000   # with a size budget
     .venv/bin/python bench/bench_duplicates.py 1000000:dict:dict   # 1M (by hand: minutes, ~3 GB)
     .venv/bin/python bench/bench_duplicates.py --against 8d4a28d 100000   # old core vs this one
+    .venv/bin/python bench/bench_duplicates.py --against 2b30cd4 /tmp/dev/demo5k.jsonl  # on a file
 
 `--against REV` loads that revision's duplicates core (detect/duplicates.py, minhash.py, text.py via
 `git show`) and runs it and this one on the same comments in alternating blocks of 1,000, so that
@@ -41,7 +42,8 @@ from streamproc.detect.duplicates import (
     probe,
     verdict,
 )
-from streamproc.events import parse_time
+from streamproc.errors import DecodeError
+from streamproc.events import decode_comment, parse_time
 from streamproc.gen.near_dups import generate
 
 
@@ -188,15 +190,32 @@ def _load_revision(rev: str, where: str) -> Any:
     return importlib.import_module("baseline_core.duplicates")
 
 
-def against(rev: str, n: int, block: int = 1000) -> None:
+def _rows(source: str) -> list[tuple[str, str | None, str, float, str]]:
+    """Comments as the core takes them: N from gen.near_dups, or a JSONL file of comments (e.g. a
+    demo stream, as `streamproc check` reads it; lines that do not decode are skipped)."""
+    if not source.endswith(".jsonl"):
+        events = generate(int(source), seed=1).events
+        return [
+            (e["id"], e["author"]["id"], e["thread_id"], parse_time(e["posted_at"], "t"), e["text"])
+            for e in events
+        ]
+    rows = []
+    with open(source, "rb") as f:
+        for line in f:
+            try:
+                c = decode_comment(line)
+            except DecodeError:
+                continue
+            rows.append((c.id, c.author_key, c.thread_id, c.posted_at, c.text))
+    return rows
+
+
+def against(rev: str, source: str, block: int = 1000) -> None:
     """The old core and this one on the same comments, alternating blocks of `block`."""
     tmp = tempfile.TemporaryDirectory(prefix="bench-dups-old-")
     old = _load_revision(rev, tmp.name)
-    events = generate(n, seed=1).events
-    rows = [
-        (e["id"], e["author"]["id"], e["thread_id"], parse_time(e["posted_at"], "t"), e["text"])
-        for e in events
-    ]
+    rows = _rows(source)
+    n = len(rows)
     old_config = old.DuplicateConfig()
     if hasattr(old, "offline_shard"):  # a sharded core (records + derived), like this one
         old_shard = old.offline_shard(old_config)
@@ -237,7 +256,7 @@ def against(rev: str, n: int, block: int = 1000) -> None:
 
 def main(argv: list[str]) -> None:
     if argv[:1] == ["--against"]:
-        against(argv[1], int(argv[2]) if len(argv) > 2 else 100_000)
+        against(argv[1], argv[2] if len(argv) > 2 else "100000")
         return
     config = DuplicateConfig()
     params = config.params
