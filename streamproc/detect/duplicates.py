@@ -4,16 +4,19 @@ thread, or across threads (a campaign), over a bounded time window.
 How: the text is normalised (`text.normalise_duplicate`), cut into character 5-grams and MinHash-ed
 into a signature of one-byte values whose bands are the comment's index keys (`minhash.py`).
 A candidate (an earlier comment sharing a band key) is first judged by its signature: the share of
-equal bytes estimates the Jaccard similarity, and a candidate estimated far below the threshold is
-dropped without touching its text. The rest (true copies and the few near the threshold) are
-verified with the exact Jaccard similarity of their shingles, from the normalised text each comment
-keeps (compressed), so precision does not depend on the estimate.
+equal bytes estimates the Jaccard similarity; a candidate estimated far below the threshold is
+dropped without touching its text, one far above it is taken with the estimate. The rest (those
+near the threshold, and every candidate of a short text) get the exact Jaccard similarity of their
+shingles, from the normalised text each comment keeps (compressed), so whether a comment matches
+does not depend on the estimate. The shingles are compared as sorted packed integers (a Latin-1
+5-gram fits one to one in 40 bits; `minhash.exact_shingles`), all of a comment's unsure candidates
+in one vectorised search, and cached per process by compressed text.
 
 The core is split so that the stream can spread it over partitions:
 
 - `probe()` computes the normalised text, signature and band keys (no state); a `Probe` travels
   as `to_bytes()` (a 29-byte head, the id, the 48-byte signature, 4 bytes per key and the
-  compressed text: 277 bytes on average on `gen.near_dups`) to the shards that own its keys
+  compressed text; sizes in docs/duplicates.md) to the shards that own its keys
   (`keys_by_partition`);
 - `DuplicateShard.match_and_index()` checks and updates one shard: `records` (durable, changelogged)
   gets one write per new comment and one delete per forgotten one; `derived` (local, rebuilt from
