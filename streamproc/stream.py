@@ -61,8 +61,12 @@ GROUP_LAG_SECONDS = 15.0  # how often every stage group's lag is read from the b
 REBALANCE_STALL_FACTOR = 5  # a rebalance or recovery may take this many stall periods
 LEAVE_SECONDS = 5.0  # how long a stalled worker tries to leave its group before it acts
 STALL_REPORT_SECONDS = 20.0  # a stall is visible (metric, /healthz) this long before the restart
-REQUEST_RETRY_SECONDS = 20.0  # a state request unanswered this long is sent again
-MAX_IN_FLIGHT = 5000  # comments read but not yet finished and acknowledged: beyond, reading waits
+REQUEST_RETRY_SECONDS = 20.0  # a state request unanswered this long is sent again, then after
+# twice as long each time (up to half the stall time): a busy peer is not buried in copies
+# Comments read but not yet finished and acknowledged: beyond, reading waits. It bounds the queue
+# in front of the other workers' state agents too: at 5,000, a burst queued requests for longer
+# than REQUEST_RETRY_SECONDS and the re-sent copies (60,000 for 20,000 comments) fed the queue.
+MAX_IN_FLIGHT = 1000
 SWEEP_SECONDS = 30.0  # how often stale domain and author keys are swept, a slice at a time
 SWEEP_KEYS = 2000  # keys looked at per kind and partition per sweep
 PUBLISH_RETRY_SECONDS = 2.0
@@ -105,6 +109,7 @@ class Pending:
     event: EventT
     sent_at: float
     requests: dict[int, bytes] = field(default_factory=dict)  # partition -> request, for re-sending
+    resent: int = 0  # times its requests were sent again
     writes: list[Write] = field(default_factory=list)  # state written here for it, maybe not durable
 
 
@@ -716,15 +721,20 @@ class StreamGroup:
 
     async def _resend(self) -> None:
         now = time.monotonic()
+        longest = self.settings.stall_seconds / 2
+        resent: set[int] = set()
         for pending in list(self.pending.values()):
-            if now - pending.sent_at < self.request_retry:
+            if now - pending.sent_at < min(self.request_retry * 2**pending.resent, longest):
                 continue
             pending.sent_at = now
+            pending.resent += 1
             for q in sorted(pending.work.waiting):  # a copy: answers arrive during the sends
-                log.warning("state_request_resent partition=%s", q)
+                resent.add(q)
                 self.metrics.state_requests.inc()
                 self.counts["resent"] += 1
                 await self.send(self.group.requests, None, pending.requests[q], partition=q)
+        if resent:
+            log.warning("state_requests_resent partitions=%s waiting=%s", sorted(resent), len(self.pending))
 
     # --- housekeeping ---------------------------------------------------------------------------
 

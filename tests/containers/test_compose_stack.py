@@ -235,8 +235,8 @@ def test_compose_runs_the_scaled_workers_and_the_demo_producer_scraped_by_promet
         stop_process(prometheus)
 
     logs = stack.logs("all")
-    restarts, resent = logs.count("worker_restart reason="), logs.count("state_request_resent")
-    print(f"watchdog restarts (in place): {restarts}; state requests sent again: {resent}")
+    restarts, resent = logs.count("worker_restart reason="), logs.count("state_requests_resent")
+    print(f"watchdog restarts (in place): {restarts}; rounds of state requests sent again: {resent}")
 
     # `docker compose stop`: every worker commits and exits 0 within the file's stop_grace_period
     # (137 would be a SIGKILL after it), and none was restarted by the restart policy meanwhile.
