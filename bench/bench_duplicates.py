@@ -6,7 +6,8 @@ rebuild time, at 100k and 1M comments in the window; and what the stream adds pe
     .venv/bin/python bench/bench_duplicates.py 200000:dict:dict:50000   # with a size budget
     .venv/bin/python bench/bench_duplicates.py 1000000:dict:dict   # 1M (by hand: minutes, ~3 GB)
     .venv/bin/python bench/bench_duplicates.py --against 8d4a28d 100000   # old core vs this one
-    .venv/bin/python bench/bench_duplicates.py --against 2b30cd4 /tmp/dev/demo5k.jsonl  # on a file
+    .venv/bin/python bench/bench_duplicates.py --against 2b30cd4 demo.jsonl  # on a file, e.g. from
+    #                                          python -m streamproc.gen.demo 5000 > demo.jsonl
 
 `--against REV` loads that revision's duplicates core (detect/duplicates.py, minhash.py, text.py via
 `git show`) and runs it and this one on the same comments in alternating blocks of 1,000, so that

@@ -1,10 +1,14 @@
 """A realistic mixed comment stream for the demo and tests, generated from the project's own
 templates: ordinary discussion, link spam posted long after the article, shortened links, exact
-and near repeats, empty posts, a flooding author and a few malformed events."""
+and near repeats, empty posts, a flooding author and a few malformed events.
+
+    python -m streamproc.gen.demo 5000 > demo.jsonl   # the demo stream's valid comments, as JSONL
+"""
 
 from __future__ import annotations
 
 import random
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -243,3 +247,11 @@ def interleave(stream: DemoStream, seed: int = 3) -> Iterator[bytes | dict[str, 
     for i, event in enumerate(stream.events):
         yield from slots.get(i, ())
         yield event
+
+
+if __name__ == "__main__":  # the benches and docs/performance.md run `check` on this
+    import orjson
+
+    out = sys.stdout.buffer
+    for e in generate(int(sys.argv[1]) if len(sys.argv) > 1 else 1000, malformed=0).events:
+        out.write(orjson.dumps(e) + b"\n")
