@@ -63,9 +63,10 @@ LEAVE_SECONDS = 5.0  # how long a stalled worker tries to leave its group before
 STALL_REPORT_SECONDS = 20.0  # a stall is visible (metric, /healthz) this long before the restart
 REQUEST_RETRY_SECONDS = 20.0  # a state request unanswered this long is sent again, then after
 # twice as long each time (up to half the stall time): a busy peer is not buried in copies
-# Comments read but not yet finished and acknowledged: beyond, reading waits. It bounds the queue
-# in front of the other workers' state agents too: at 5,000, a burst queued requests for longer
-# than REQUEST_RETRY_SECONDS and the re-sent copies (60,000 for 20,000 comments) fed the queue.
+# Comments read but not yet finished and acknowledged: beyond, fetching the input pauses until
+# half are done (what was fetched already is still taken). It bounds the queue in front of the other
+# workers' state agents too: at 5,000, a burst queued requests for longer than
+# REQUEST_RETRY_SECONDS, and the re-sent copies fed the queue.
 MAX_IN_FLIGHT = 1000
 SWEEP_SECONDS = 30.0  # how often stale domain and author keys are swept, a slice at a time
 SWEEP_KEYS = 2000  # keys looked at per kind and partition per sweep
@@ -179,7 +180,7 @@ class StreamGroup:
         self.pending: dict[tuple[int, int], Pending] = {}
         # Messages read and not yet acknowledged, acknowledged in reading order (see acks.py).
         self.acks: InOrderAcks[EventT] = InOrderAcks(self._ack, lambda e: int(e.message.partition))
-        self.room = asyncio.Event()
+        self._paused: set[TP] = set()  # input partitions this worker stopped fetching (_throttle)
         # Input partition -> the offset the head must read next (see _in_order), and the gap
         # last found there with how often in a row (a gap that comes back is the log's own).
         self._next_offset: dict[int, int] = {}
@@ -292,7 +293,9 @@ class StreamGroup:
         self._finishing.clear()
         self.metrics.pending.set(0)
         open_ = self.acks.clear()
-        self.room.set()
+        # Faust keeps a pause across a rebalance: the assignment would leave them paused for good.
+        self.app.consumer._paused_partitions.difference_update(self._paused)
+        self._paused = set()
         if open_:
             log.info(
                 "rebalance dropped open=%s waiting=%s (read again from the committed offsets)", open_, waiting
@@ -334,7 +337,7 @@ class StreamGroup:
         if self.model_follower is not None:
             await model_ready(self.model_follower)  # score with the shared model, not a stale file
         async for event in stream.noack().events():
-            await self._room()
+            self._throttle()
             if not await self._in_order(event):
                 self.counts["skipped"] += 1
                 continue
@@ -426,10 +429,22 @@ class StreamGroup:
         log.info("start_offset partition=%s offset=%s", tp.partition, committed)
         return int(committed)
 
-    async def _room(self) -> None:
-        while len(self.acks) >= MAX_IN_FLIGHT:
-            self.room.clear()
-            await self.room.wait()
+    def _throttle(self) -> None:
+        """Past MAX_IN_FLIGHT, stop fetching the input. The head never waits for room itself: while
+        it waited, its queue filled, and Faust's delivery, which blocks on a full queue, stopped
+        handing out the state replies that the comments in flight were waiting for (a deadlock
+        of two workers under a burst)."""
+        if self._paused or len(self.acks) < MAX_IN_FLIGHT:
+            return
+        consumer = self.app.consumer
+        topic = self.input.get_topic_name()
+        self._paused = {tp for tp in consumer.assignment() if tp.topic == topic} - consumer._paused_partitions
+        consumer.pause_partitions(self._paused)
+        log.info(
+            "input_paused in_flight=%s partitions=%s",
+            len(self.acks),
+            sorted(tp.partition for tp in self._paused),
+        )
 
     def _ack(self, event: EventT) -> None:
         event.ack()
@@ -441,8 +456,9 @@ class StreamGroup:
         is read again after a rebalance anyway, only forgotten (a rebalance cleared it)."""
         if ack:
             self.acks.finished(event)
-        if len(self.acks) < MAX_IN_FLIGHT:
-            self.room.set()
+        if self._paused and len(self.acks) < MAX_IN_FLIGHT // 2:
+            self.app.consumer.resume_partitions(self._paused)
+            self._paused = set()
 
     async def _begin(self, event: EventT) -> None:
         msg = event.message

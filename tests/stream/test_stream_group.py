@@ -273,7 +273,17 @@ class _Consumer:
         self.seeks: list[tuple[Any, int]] = []
         self._gap: dict[Any, Any] = {}
         self._read_offset: dict[Any, int | None] = {}
+        self._paused_partitions: set[Any] = set()
         self._thread = self
+
+    def assignment(self) -> set[Any]:
+        return {TP("in", 0), TP("in", 1), TP("other", 0)}
+
+    def pause_partitions(self, tps: set[Any]) -> None:  # Faust: stop fetching them
+        self._paused_partitions |= set(tps)
+
+    def resume_partitions(self, tps: set[Any]) -> None:
+        self._paused_partitions -= set(tps)
 
     def _ensure_consumer(self) -> Any:
         return self
@@ -333,6 +343,34 @@ async def test_an_event_whose_generation_ended_while_the_head_asked_where_to_sta
     answer = asyncio.get_running_loop().create_future()
     answer.set_result(0)
     assert await group._in_order(_event(0, generation=6))  # and takes its own offset 0
+
+
+def test_past_the_in_flight_limit_the_input_stops_being_fetched_and_the_head_never_waits(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("streamproc.stream.MAX_IN_FLIGHT", 4)
+    group = RecordingGroup(_settings())
+    consumer = _Consumer()
+    group.app.consumer = consumer  # type: ignore[assignment]
+    group.input.get_topic_name = lambda: "in"  # type: ignore[method-assign]
+    events = []
+    for offset in range(6):  # the head takes every event it was handed, past the limit too
+        group._throttle()
+        event = _event(offset)
+        group.acks.read(event)
+        events.append(event)
+        event.ack = lambda: None
+    assert consumer._paused_partitions == {TP("in", 0), TP("in", 1)}  # the input only
+    for event in events[:4]:
+        group._release(event)
+    assert consumer._paused_partitions  # 2 in flight: not below half the limit yet
+    group._release(events[4])
+    assert consumer._paused_partitions == set()
+    group._throttle()
+    group._paused = {TP("in", 0)}  # paused at a rebalance: Faust would keep the pause
+    consumer._paused_partitions = {TP("in", 0), TP("other", 0)}
+    asyncio.run(group._on_revoked(None, set()))
+    assert consumer._paused_partitions == {TP("other", 0)} and not group._paused
 
 
 async def test_a_failing_periodic_task_is_counted_and_does_not_crash_the_worker() -> None:
