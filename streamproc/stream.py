@@ -99,6 +99,16 @@ def internal_topics(group: Group, settings: Settings, partitions: int) -> list[N
     return out
 
 
+class App(faust.App):
+    def _on_rebalance_when_stopped(self) -> None:
+        """A rebalance that reaches a stopping worker (its peers stop at the same time, as
+        `docker compose stop` does) is let through. Faust "closes" the consumer here by running its
+        client's close on the main loop, while that client lives in the consumer thread: the stop
+        then hung until the shutdown bound killed the worker without its final commit (exit 4).
+        The stop that is under way commits and leaves the group itself."""
+        log.info("rebalance_during_stop: the stop under way leaves the group")
+
+
 Write = tuple[TablePartition, bytes, Any]  # where, key, the changelog write's future
 
 
@@ -141,7 +151,7 @@ class StreamGroup:
         self.stages = build_stages(settings, self.group)
         self.chain = Chain(self.stages, partitions, metrics)
         self.duplicate_config = duplicate_config(settings)  # one per process: its caches are shared
-        self.app = faust.App(
+        self.app = App(
             self.group.group_id,
             broker=settings.broker_urls,
             broker_credentials=_credentials(settings),

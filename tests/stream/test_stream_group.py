@@ -411,3 +411,13 @@ async def test_a_stall_acts_only_if_it_lasts_past_the_report_time(
         assert group.metrics.registry.get_sample_value("streamproc_stalled") == 0
     else:
         assert acted == ["no progress on partitions 0 (20 s)"] and group.health.status == "stalled"
+
+
+async def test_a_rebalance_during_the_stop_leaves_the_consumer_to_the_stop() -> None:
+    group = RecordingGroup(_settings())
+    closed: list[bool] = []
+    group.app.consumer = SimpleNamespace(close=lambda: closed.append(True))  # type: ignore[assignment]
+    group.app._stopped.set()  # the worker is stopping
+    await group.app._on_partitions_assigned(set())
+    await group.app._on_partitions_revoked(set())
+    assert not closed  # Faust's own would close the consumer's client from the wrong loop
