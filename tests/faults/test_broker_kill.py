@@ -2,7 +2,7 @@
 without a worker killed at the same moment: the workers reconnect by themselves and every comment
 gets its verdict (audit: 0 missing), re-judged comments judged the same.
 
-Sizes: STREAMPROC_FAULT_COMMENTS (CI: 3,000 by default) at STREAMPROC_FAULT_RATE (200/s),
+Sizes: STREAMPROC_FAULT_COMMENTS (CI: 2,000 by default) at STREAMPROC_FAULT_RATE (200/s),
 STREAMPROC_FAULT_RUNS times each (default 1 in CI; 3 or more by hand, with 20,000 comments:
 docs/operations.md lists the figures).
 """

@@ -3,7 +3,7 @@
 SIGKILLed mid-stream and stays down; leadership moves, the workers follow without a restart, and
 every comment gets its verdict (audit: 0 missing).
 
-Sizes: STREAMPROC_FAULT_COMMENTS (CI: 3,000) at STREAMPROC_FAULT_RATE (200/s); one run in CI,
+Sizes: STREAMPROC_FAULT_COMMENTS (CI: 2,000) at STREAMPROC_FAULT_RATE (200/s); one run in CI,
 STREAMPROC_FAULT_RUNS by hand.
 """
 

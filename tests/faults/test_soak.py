@@ -1,6 +1,6 @@
 """Steady traffic for a fixed time: the worker's memory stops growing and verdict latency stays flat.
 
-Sizes: STREAMPROC_SOAK_SECONDS (CI: 60) at STREAMPROC_SOAK_RATE comments/s (default 60); by hand,
+Sizes: STREAMPROC_SOAK_SECONDS (CI: 45) at STREAMPROC_SOAK_RATE comments/s (default 60); by hand,
 run it for 30 minutes or more (docs/operations.md lists the figures). The first third is warm-up
 (caches, and the duplicate window, bounded by STREAMPROC_SOAK_WINDOW comments per partition, fill:
 by default a quarter of what a partition gets in the run); the last third is compared with the
@@ -25,7 +25,7 @@ from streamproc.config import Settings, load_settings
 from tests.support.faults import Feeder, audit_until_complete, mixed_stream
 from tests.support.workers import WorkerProcess, prefixed_topics, wait_assigned
 
-SECONDS = float(os.environ.get("STREAMPROC_SOAK_SECONDS", "60"))
+SECONDS = float(os.environ.get("STREAMPROC_SOAK_SECONDS", "45"))
 RATE = float(os.environ.get("STREAMPROC_SOAK_RATE", "60"))
 PARTITIONS = 2
 # Duplicate budget per partition: full after the first quarter of the run.

@@ -1,7 +1,7 @@
 """A worker SIGKILLed mid-stream: the survivors take its partitions over and every comment still
 gets exactly the verdict it would have got (audit: 0 missing; re-judged comments judged the same).
 
-Sizes: CI runs STREAMPROC_FAULT_COMMENTS (default 3,000) at STREAMPROC_FAULT_RATE (default 200/s),
+Sizes: CI runs STREAMPROC_FAULT_COMMENTS (default 2,000) at STREAMPROC_FAULT_RATE (default 200/s),
 STREAMPROC_FAULT_RUNS times (default 1, to keep CI in its time budget); by hand, run it with
 20,000 comments and at least 3 runs, so that a 1-in-3 failure shows (docs/operations.md lists
 the figures).

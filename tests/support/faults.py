@@ -28,7 +28,7 @@ log = logging.getLogger("tests.faults")
 # Malformed events of every kind the first stage must dead-letter; each gets a unique id (where it
 # has one) so that the audit can tell them apart.
 # Sizes of the fault tests: CI runs these defaults; by hand, more (docs/operations.md).
-COMMENTS = int(os.environ.get("STREAMPROC_FAULT_COMMENTS", "3000"))
+COMMENTS = int(os.environ.get("STREAMPROC_FAULT_COMMENTS", "2000"))
 RATE = float(os.environ.get("STREAMPROC_FAULT_RATE", "200"))  # comments per second
 RUNS = int(os.environ.get("STREAMPROC_FAULT_RUNS", "1"))  # repetitions of each fault test
 
