@@ -65,10 +65,12 @@ class Settings:
         duplicate_threshold Jaccard similarity (5-gram shingles) from which a comment is a near-duplicate (0.5)
         duplicate_max_comments comments the duplicate index remembers per partition, oldest forgotten first (1000000)
         session_timeout  seconds without a heartbeat before a worker's partitions move to others (30)
-    shutdown_seconds seconds a stop may take before the process exits without a clean commit (30)
-    stall_seconds    seconds an input partition with waiting messages may go without progress (120)
-    stall_action     restart (re-execute in place) or exit (code 3, for a supervisor) ("restart")
-    security_protocol PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL ("PLAINTEXT")
+        shutdown_seconds seconds a stop may take before the process exits without a clean commit (30)
+        stall_seconds    seconds an input partition with waiting messages may go without progress (120)
+        stall_action     restart (re-execute in place) or exit (code 3, for a supervisor) ("restart")
+        max_in_flight    comments read and not yet finished beyond which a worker pauses fetching its
+                         input until half are done (1000)
+        security_protocol PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL ("PLAINTEXT")
         sasl_mechanism   PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512 ("PLAIN")
         sasl_username, sasl_password  SASL credentials ("")
         ssl_cafile       CA bundle that signed the brokers' certificates ("": the system's)
@@ -99,6 +101,7 @@ class Settings:
     shutdown_seconds: float = 30.0
     stall_seconds: float = 120.0
     stall_action: str = "restart"
+    max_in_flight: int = 1000
     security_protocol: str = "PLAINTEXT"
     sasl_mechanism: str = "PLAIN"
     sasl_username: str = ""
@@ -129,6 +132,8 @@ class Settings:
             )
         if self.duplicate_max_comments < 1:
             raise ConfigError(f"duplicate_max_comments must be at least 1, got {self.duplicate_max_comments}")
+        if self.max_in_flight < 1:
+            raise ConfigError(f"max_in_flight must be at least 1, got {self.max_in_flight}")
         if self.partitions < 1 or self.replication < 1:
             raise ConfigError("partitions and replication must be at least 1")
         if self.store not in ("rocksdb://", "memory://"):

@@ -63,11 +63,6 @@ LEAVE_SECONDS = 5.0  # how long a stalled worker tries to leave its group before
 STALL_REPORT_SECONDS = 20.0  # a stall is visible (metric, /healthz) this long before the restart
 REQUEST_RETRY_SECONDS = 20.0  # a state request unanswered this long is sent again, then after
 # twice as long each time (up to half the stall time): a busy peer is not buried in copies
-# Comments read but not yet finished and acknowledged: beyond, fetching the input pauses until
-# half are done (what was fetched already is still taken). It bounds the queue in front of the other
-# workers' state agents too: at 5,000, a burst queued requests for longer than
-# REQUEST_RETRY_SECONDS, and the re-sent copies fed the queue.
-MAX_IN_FLIGHT = 1000
 SWEEP_SECONDS = 30.0  # how often stale domain and author keys are swept, a slice at a time
 SWEEP_KEYS = 2000  # keys looked at per kind and partition per sweep
 PUBLISH_RETRY_SECONDS = 2.0
@@ -191,6 +186,7 @@ class StreamGroup:
         # Messages read and not yet acknowledged, acknowledged in reading order (see acks.py).
         self.acks: InOrderAcks[EventT] = InOrderAcks(self._ack, lambda e: int(e.message.partition))
         self._paused: set[TP] = set()  # input partitions this worker stopped fetching (_throttle)
+        self._resuming = False  # a _resume is under way
         # Input partition -> the offset the head must read next (see _in_order), and the gap
         # last found there with how often in a row (a gap that comes back is the log's own).
         self._next_offset: dict[int, int] = {}
@@ -440,11 +436,14 @@ class StreamGroup:
         return int(committed)
 
     def _throttle(self) -> None:
-        """Past MAX_IN_FLIGHT, stop fetching the input. The head never waits for room itself: while
+        """Past `max_in_flight` comments read and not finished, stop fetching the input (what was
+        fetched already is still taken). The head never waits for room itself: while
         it waited, its queue filled, and Faust's delivery, which blocks on a full queue, stopped
         handing out the state replies that the comments in flight were waiting for (a deadlock
-        of two workers under a burst)."""
-        if self._paused or len(self.acks) < MAX_IN_FLIGHT:
+        of two workers under a burst). The default limit also bounds the queue in front of the
+        other workers' state agents: at 5,000, a burst queued requests for longer than
+        REQUEST_RETRY_SECONDS, and the re-sent copies fed the queue."""
+        if self._paused or len(self.acks) < self.settings.max_in_flight:
             return
         consumer = self.app.consumer
         topic = self.input.get_topic_name()
@@ -466,9 +465,27 @@ class StreamGroup:
         is read again after a rebalance anyway, only forgotten (a rebalance cleared it)."""
         if ack:
             self.acks.finished(event)
-        if self._paused and len(self.acks) < MAX_IN_FLIGHT // 2:
+        if self._paused and not self._resuming and len(self.acks) < max(1, self.settings.max_in_flight // 2):
+            self._resuming = True
+            self._spawn(self._resume())
+
+    async def _resume(self) -> None:
+        """Fetch the paused input partitions again, each from the offset the head reads next.
+
+        Faust drops the records it had fetched for a partition that is paused when it hands them
+        out, while aiokafka has moved past them. The head notices such a hole at the next record
+        of the partition, but at the end of a backlog no next record comes: both workers of a
+        burst test sat idle with their input read to the end and 300 comments unjudged, and
+        after each watchdog restart the same again."""
+        try:
+            for tp in sorted(self._paused):
+                expected = self._next_offset.get(tp.partition)
+                if expected is not None:
+                    await self._seek(tp, expected)
             self.app.consumer.resume_partitions(self._paused)
             self._paused = set()
+        finally:
+            self._resuming = False
 
     async def _begin(self, event: EventT) -> None:
         msg = event.message

@@ -345,14 +345,18 @@ async def test_an_event_whose_generation_ended_while_the_head_asked_where_to_sta
     assert await group._in_order(_event(0, generation=6))  # and takes its own offset 0
 
 
-def test_past_the_in_flight_limit_the_input_stops_being_fetched_and_the_head_never_waits(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setattr("streamproc.stream.MAX_IN_FLIGHT", 4)
-    group = RecordingGroup(_settings())
+async def test_past_the_in_flight_limit_the_input_stops_being_fetched_and_the_head_never_waits() -> None:
+    group = RecordingGroup(_settings(max_in_flight=4))
     consumer = _Consumer()
     group.app.consumer = consumer  # type: ignore[assignment]
     group.input.get_topic_name = lambda: "in"  # type: ignore[method-assign]
+    seeks: list[tuple[TP, int]] = []
+
+    async def seek(tp: TP, offset: int) -> None:
+        assert tp in consumer._paused_partitions  # before the partition is fetched again
+        seeks.append((tp, offset))
+
+    group._seek = seek  # type: ignore[method-assign]
     events = []
     for offset in range(6):  # the head takes every event it was handed, past the limit too
         group._throttle()
@@ -361,15 +365,20 @@ def test_past_the_in_flight_limit_the_input_stops_being_fetched_and_the_head_nev
         events.append(event)
         event.ack = lambda: None
     assert consumer._paused_partitions == {TP("in", 0), TP("in", 1)}  # the input only
+    group._next_offset[0] = 6  # where the head reads partition 0 next; partition 1 not read yet
     for event in events[:4]:
         group._release(event)
+    await _settle()
     assert consumer._paused_partitions  # 2 in flight: not below half the limit yet
     group._release(events[4])
+    await _settle()
+    # Faust drops what it had fetched for a paused partition: it is read again from the head's offset.
+    assert seeks == [(TP("in", 0), 6)]
     assert consumer._paused_partitions == set()
     group._throttle()
     group._paused = {TP("in", 0)}  # paused at a rebalance: Faust would keep the pause
     consumer._paused_partitions = {TP("in", 0), TP("other", 0)}
-    asyncio.run(group._on_revoked(None, set()))
+    await group._on_revoked(None, set())
     assert consumer._paused_partitions == {TP("other", 0)} and not group._paused
 
 
