@@ -38,7 +38,7 @@ from streamproc.broker.kafka import KafkaBroker
 from streamproc.broker.process import free_port, stop_process, tail
 from streamproc.gen.demo import generate
 
-HERE = Path(__file__).parent
+HERE = Path(__file__).resolve().parent
 WARMUP = 30
 
 
@@ -156,8 +156,11 @@ def measure(name: str, procs: int, partitions: int, bootstrap: str, source: str,
 
 
 def start(cmd: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    """`cmd` in the run's work directory (a bare Faust app writes its data directory there)."""
     with log.open("wb") as out:
-        return subprocess.Popen(cmd, env={**os.environ, **env}, stdout=out, stderr=subprocess.STDOUT)
+        return subprocess.Popen(
+            cmd, env={**os.environ, **env}, stdout=out, stderr=subprocess.STDOUT, cwd=log.parent
+        )
 
 
 def metrics_up(port: int) -> bool:
