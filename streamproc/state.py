@@ -8,7 +8,8 @@ the worker that owns that partition, one comment at a time:
 - `TablePartition` reaches one partition of the Faust table from anywhere in the worker: it runs
   each read and write with a Faust event of that partition as the current event, which is what
   makes the table's store write that partition's RocksDB database, and it sends each write to
-  that partition of the changelog itself, keeping the futures (`take_writes`). (Faust ties table
+  that partition of the changelog itself, keeping the futures (`take_writes`), through
+  `ChangelogSender`. (Faust ties table
   writes to the partition of the event being processed; the stream serves a comment's state on
   several partitions from one event.) tests/unit/test_state_faust.py pins the Faust behaviour relied on.
 - `Shard` is what the stage cores see of one partition: row lists by key (domain sightings,
@@ -19,8 +20,9 @@ the worker that owns that partition, one comment at a time:
 
 from __future__ import annotations
 
+import asyncio
 import weakref
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Callable, Iterator, MutableMapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -141,6 +143,70 @@ class LocalState:
         return self.shard
 
 
+Send = Callable[..., Any]  # (partition, key, value, key_serializer=, value_serializer=) -> future
+
+
+class ChangelogSender:
+    """A table's changelog writes to the producer, in the order they were made, every waiting
+    one each time the sending task runs.
+
+    Faust's own path (`Table.send_changelog`) goes through its producer buffer: while over 100
+    writes wait there, Faust's conductor stops handing out every topic's messages (the inputs, and
+    the state replies that comments in flight wait for), and each offset commit first flushes that
+    buffer, which under steady writes keeps refilling (commits took 24-28 s under load). The
+    stream awaits its writes itself (a comment's verdicts wait for its state to be durable), so
+    neither wait buys anything. Everything else is Faust's: the message, its partition, and the
+    callback that records the changelog offset in the table's store for recovery.
+    """
+
+    def __init__(self, table: Any) -> None:
+        self.table = table
+        self._queue: deque[Any] = deque()
+        self._wake = asyncio.Event()
+
+    def send(
+        self,
+        partition: int | None,
+        key: bytes,
+        value: bytes | None,
+        key_serializer: Any = None,
+        value_serializer: Any = None,
+    ) -> Any:
+        """`Table.send_changelog`, queued here instead of in Faust's producer buffer."""
+        table = self.table
+        fut = table.changelog_topic.as_future_message(
+            key=key,
+            value=value,
+            partition=partition,
+            key_serializer=table.key_serializer if key_serializer is None else key_serializer,
+            value_serializer=table.value_serializer if value_serializer is None else value_serializer,
+            callback=table._on_changelog_sent,
+            eager_partitioning=True,
+        )
+        self._queue.append(fut)
+        self._wake.set()
+        return fut
+
+    async def run(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            await self.flush()
+
+    async def flush(self) -> None:
+        """Hand every waiting write to the producer (the futures resolve once the brokers have them)."""
+        while self._queue:
+            fut = self._queue.popleft()
+            try:
+                await fut.message.channel.publish_message(fut, wait=False)
+            except Exception as exc:  # refused at once: whoever awaits the write writes it again
+                if not fut.done():
+                    fut.set_exception(exc)
+
+    def __len__(self) -> int:
+        return len(self._queue)
+
+
 class TablePartition(MutableMapping[bytes, bytes]):
     """One partition of a Faust table, reachable while processing any event.
 
@@ -150,8 +216,11 @@ class TablePartition(MutableMapping[bytes, bytes]):
     after a rebalance, starts with a new object, hence an empty cache).
     """
 
-    def __init__(self, table: Any, topic: str, partition: int, cache_size: int = READ_CACHE) -> None:
+    def __init__(
+        self, table: Any, topic: str, partition: int, cache_size: int = READ_CACHE, send: Send | None = None
+    ) -> None:
         self.table = table
+        self._send_changelog: Send = send or table.send_changelog  # ChangelogSender.send in the stream
         self.partition = partition
         message = Message(topic, partition, -1, 0.0, 0, None, None, None, None, tp=TP(topic, partition))
         self._event = Event(table.app, None, None, None, message)
@@ -199,7 +268,7 @@ class TablePartition(MutableMapping[bytes, bytes]):
         with self._as_partition():
             self.table.data[key] = value  # the store of this partition
         self._remember(key, value)
-        self.writes.append((key, self.table.send_changelog(self.partition, key, value)))
+        self.writes.append((key, self._send_changelog(self.partition, key, value)))
 
     def __delitem__(self, key: bytes) -> None:
         with self._as_partition():
@@ -208,7 +277,7 @@ class TablePartition(MutableMapping[bytes, bytes]):
         self.writes.append((key, self._send_delete(key)))
 
     def _send_delete(self, key: bytes) -> Any:
-        return self.table.send_changelog(self.partition, key, None, value_serializer="raw")
+        return self._send_changelog(self.partition, key, None, value_serializer="raw")
 
     def take_writes(self) -> list[tuple[bytes, Any]]:
         """The changelog writes made since the last call, as (key, future) pairs: the future
@@ -223,7 +292,7 @@ class TablePartition(MutableMapping[bytes, bytes]):
         value = self.get(key)
         if value is None:
             return self._send_delete(key)
-        return self.table.send_changelog(self.partition, key, value)
+        return self._send_changelog(self.partition, key, value)
 
     def __iter__(self) -> Iterator[bytes]:
         return (k for k, _ in self.scan(b""))

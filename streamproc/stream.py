@@ -49,7 +49,7 @@ from streamproc.stages import build_stages
 from streamproc.stages.duplicates import duplicate_config, wire
 from streamproc.stages.spam import SpamStage
 from streamproc.stages.stage import ApplyContext
-from streamproc.state import Shard, TablePartition
+from streamproc.state import ChangelogSender, Shard, TablePartition
 from streamproc.topology import STATE_TABLE, Group, all_groups, group_for, state_partition
 from streamproc.watchdog import Watchdog
 
@@ -226,6 +226,18 @@ class StreamGroup:
         app.agent(self.input, name=group.group_id, concurrency=1)(self._head)
         if group.state:
             self.table = app.Table(STATE_TABLE, key_type=bytes, value_type=bytes, partitions=self.partitions)
+            self.changelog = ChangelogSender(self.table)
+            sender = self.changelog
+
+            async def send_changelog() -> None:
+                await sender.run()
+
+            app.task(send_changelog)
+
+            @app.on_before_shutdown.connect
+            async def flush_changelog(app: Any, **kwargs: Any) -> None:
+                await sender.flush()  # before Faust flushes its producer on the way out
+
             self.requests = self._topic(group.requests, internal=True)
             self.replies = self._topic(group.replies, internal=True)
             app.agent(self.requests, name=f"{group.group_id}-state", concurrency=1)(self._serve)
@@ -324,7 +336,7 @@ class StreamGroup:
     def shard(self, partition: int) -> Shard:
         shard = self.shards.get(partition)
         if shard is None:
-            view = TablePartition(self.table, self.group.requests, partition)
+            view = TablePartition(self.table, self.group.requests, partition, send=self.changelog.send)
             shard = Shard(partition, view, view.scan, self.duplicate_config)
             started = time.perf_counter()
             remembered = shard.duplicates.remembered() if "index" in {k.name for k in self.group.state} else 0

@@ -88,7 +88,9 @@ def test_a_killed_broker_comes_back_and_no_comment_is_lost(
     )
     logs = "\n".join(f"--- {w.name} ---\n{w.log()}" for w in workers)
     assert report.ok, f"{report.render()}\n{logs}"
-    assert report.records == len(events)
+    # The topic holds every event; a send whose acknowledgement died with the broker is sent
+    # again by the feeder, so an event may be there twice (the audit counts the comment once).
+    assert len(events) <= report.records <= len(events) + feeder.retries, report.render()
     differing = inconsistent_rejudgements(history)
     assert not differing, f"re-judged differently: {list(differing.items())[:5]}"
     for w in workers[1:] if also_a_worker else workers:

@@ -55,7 +55,7 @@ class RecordingGroup(StreamGroup):
         assert self.model_follower is not None
         self.model_follower.ready.set()  # no model topic here: score with the rules at once
         if self.table is not None:  # state writes go to the changelog through the same recorder
-            self.table.send_changelog = self._changelog
+            self.changelog.send = self._changelog  # type: ignore[method-assign]
 
     def _changelog(self, partition: int | None, key: bytes, value: bytes | None, *a: Any, **kw: Any) -> Any:
         return self._record(self.group.changelog, key, value or b"", partition, None)

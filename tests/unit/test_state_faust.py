@@ -15,7 +15,7 @@ from faust.events import Event
 from faust.streams import _current_event
 from faust.types.tuples import Message
 
-from streamproc.state import TablePartition
+from streamproc.state import ChangelogSender, TablePartition
 
 
 @pytest.fixture(params=["rocksdb://", "memory://"])
@@ -68,3 +68,33 @@ def test_a_prefix_scan_sees_one_partition_in_key_order(table: Any) -> None:
     assert [k for k, _ in view.scan(b"d1:")] == [b"d1:a", b"d1:b"]
     assert [k for k, _ in view.scan(b"d1:", start=b"d1:b")] == [b"d1:b"]
     assert [k for k, _ in view.scan(b"c:")] == []
+
+
+async def test_the_changelog_sender_hands_writes_to_the_producer_in_order_with_faust_s_callback(
+    table: Any,
+) -> None:
+    sender = ChangelogSender(table)
+    published: list[Any] = []
+    failing = {b"bad"}
+
+    async def publish_message(fut: Any, wait: bool = False) -> None:
+        assert not wait
+        if fut.message.key in failing:
+            raise ConnectionError("refused")
+        published.append(fut)
+
+    table.changelog_topic.publish_message = publish_message
+    view = TablePartition(table, "in", 2, send=sender.send)
+    view[b"a:x"] = b"1"
+    view[b"bad"] = b"2"
+    del view[b"a:x"]
+    assert len(sender) == 3 and published == []  # queued, not yet handed over
+    await sender.flush()
+    assert [(f.message.partition, f.message.key, f.message.value) for f in published] == [
+        (2, b"a:x", b"1"),
+        (2, b"a:x", None),
+    ]
+    assert all(f.message.callback == table._on_changelog_sent for f in published)  # recovery offsets
+    writes = dict(view.take_writes())  # the refused write's future carries the error
+    assert isinstance(writes[b"bad"].exception(), ConnectionError)
+    assert len(sender) == 0
