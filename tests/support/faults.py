@@ -139,7 +139,7 @@ class Feeder:
 
 
 def audit_until_complete(
-    settings: Settings, timeout: float, *, poll: float = 5.0
+    settings: Settings, timeout: float, *, poll: float = 2.0
 ) -> tuple[AuditReport, float]:
     """Audit (grace 0) until no comment is missing or `timeout` passes; returns the last report
     and how long it took."""
