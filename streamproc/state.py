@@ -8,10 +8,9 @@ the worker that owns that partition, one comment at a time:
 - `TablePartition` reaches one partition of the Faust table from anywhere in the worker: it runs
   each read and write with a Faust event of that partition as the current event, which is what
   makes the table's store write that partition's RocksDB database, and it sends each write to
-  that partition of the changelog itself, keeping the futures (`take_writes`), through
-  `ChangelogSender`. (Faust ties table
-  writes to the partition of the event being processed; the stream serves a comment's state on
-  several partitions from one event.) tests/unit/test_state_faust.py pins the Faust behaviour relied on.
+  that partition of the changelog itself (through `ChangelogSender`), keeping the futures
+  (`take_writes`). (Faust ties table writes to the partition of the event being processed; the
+  stream serves a comment's state on several partitions from one event.) tests/unit/test_state_faust.py pins the Faust behaviour relied on.
 - `Shard` is what the stage cores see of one partition: row lists by key (domain sightings,
   author activity) and the partition's duplicate index shard.
 - `LocalState` is the same on dicts, for `streamproc check`, `eval` and the unit tests: one
