@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import multiprocessing
 import os
 from collections.abc import Callable
 from typing import Any
@@ -156,17 +157,24 @@ def message(draw: Any) -> Message:
     return key, value, headers
 
 
-async def _send(bootstrap: str, topic: str, messages: list[Message]) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5, max_request_size=1_048_000)
-    await producer.start()
-    try:
-        futures = [
-            await producer.send(topic, value, key=key, headers=headers) for key, value, headers in messages
-        ]
-        for fut in futures:
-            await fut
-    finally:
-        await producer.stop()
+def _send(bootstrap: str, topic: str, batches: multiprocessing.Queue[list[Message] | None]) -> None:
+    """Sends the batches as they come, until None (a process of its own: aiokafka draws from the
+    random module, which Hypothesis forbids while it generates in the same process)."""
+
+    async def send() -> None:
+        producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5, max_request_size=1_048_000)
+        await producer.start()
+        try:
+            futures = []
+            while (batch := await asyncio.to_thread(batches.get)) is not None:
+                for key, value, headers in batch:
+                    futures.append(await producer.send(topic, value, key=key, headers=headers))
+            for fut in futures:
+                await fut
+        finally:
+            await producer.stop()
+
+    asyncio.run(send())
 
 
 def test_every_generated_message_ends_as_a_verdict_or_a_dead_letter(
@@ -189,10 +197,20 @@ def test_every_generated_message_ends_as_a_verdict_or_a_dead_letter(
     @given(batch=st.lists(message(), min_size=BATCH, max_size=BATCH))
     def generate(batch: list[Message]) -> None:
         sent.extend(batch)
+        batches.put(batch)
 
-    generate()
+    # The worker judges the first messages while the rest are generated (each takes about as long).
+    spawn = multiprocessing.get_context("spawn")
+    batches: multiprocessing.Queue[list[Message] | None] = spawn.Queue()
+    sender = spawn.Process(target=_send, args=(kafka.bootstrap, topics.comments, batches), daemon=True)
+    sender.start()
+    try:
+        generate()
+    finally:
+        batches.put(None)
+        sender.join(timeout=300)
+    assert sender.exitcode == 0, f"the sender exited with {sender.exitcode}"
     assert len(sent) >= MESSAGES
-    asyncio.run(_send(kafka.bootstrap, topics.comments, sent))
     report, took = audit_until_complete(cfg, timeout=600)
     print(f"\n{len(sent)} messages thrown; accounted for {took:.0f} s after the last\n{report.render()}")
     worker.assert_alive()
