@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from streamproc.broker.process import free_port, stop_process, tail
 from streamproc.config import Topics
@@ -171,6 +171,31 @@ async def consume(bootstrap: str, topic: str, *, expected: int, timeout: float) 
     return records
 
 
+async def read_to_end(bootstrap: str, topic: str, *, timeout: float = 30) -> list[Any]:
+    """Every record of `topic` up to its end offsets as of the call: returns as soon as it has
+    them, where `consume` waits for a count or its timeout."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False)
+    await consumer.start()
+    records: list[Any] = []
+    try:
+        cluster = await consumer._client.fetch_all_metadata()  # consumer.topics() keeps no partitions
+        tps = [TopicPartition(topic, p) for p in sorted(cluster.partitions_for_topic(topic) or ())]
+        if not tps:
+            return records
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        end = await consumer.end_offsets(tps)
+        deadline = time.monotonic() + timeout
+        left = [tp for tp in tps if await consumer.position(tp) < end[tp]]
+        while left and time.monotonic() < deadline:
+            for part in (await consumer.getmany(*left, timeout_ms=500)).values():
+                records.extend(part)
+            left = [tp for tp in left if await consumer.position(tp) < end[tp]]
+    finally:
+        await consumer.stop()
+    return records
+
+
 def run(coro: Any) -> Any:
     return asyncio.run(coro)
 
@@ -190,10 +215,10 @@ def wait_for_verdicts(bootstrap: str, topic: str, ids: Iterable[str], timeout: f
     ids = list(ids)
     deadline = time.monotonic() + timeout
     while True:
-        verdicts = latest_verdicts(run(consume(bootstrap, topic, expected=10**6, timeout=5)))
+        verdicts = latest_verdicts(run(read_to_end(bootstrap, topic)))
         if all(i in verdicts for i in ids) or time.monotonic() > deadline:
             return verdicts
-        time.sleep(2)
+        time.sleep(1)
 
 
 def duplicates_trail(
@@ -213,7 +238,7 @@ def duplicates_trail(
     wanted = {i.encode() for i in ids[:20]}
     lines = []
     for hop, topic in hops:
-        for r in run(consume(bootstrap, topic, expected=10**6, timeout=3)):
+        for r in run(read_to_end(bootstrap, topic)):
             key = r.key or b""
             if key not in wanted:  # requests and replies: the id is in the value, if at all
                 key = next((i for i in wanted if b'"' + i + b'"' in (r.value or b"")), key)
