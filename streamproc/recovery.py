@@ -15,6 +15,16 @@ offset are seeked to their start too (`_seek_uncommitted_to_start`); the rest is
 (tests/unit/test_recovery_patch.py fails when an upgrade changes the original). When no table
 needs recovery Faust takes another path (`_resume_streams`), where the flow is still stopped
 during the seek, so nothing is fetched then.
+
+`SnapshotConsumer` fixes a loss of the same kind in Faust's fetching (`Consumer._wait_next_records`):
+it hands aiokafka its live set of active partitions, which a pause empties while the fetch waits
+(recovery pauses the changelog partitions when done, before the stream partitions are resumed).
+aiokafka filters by that set only when it is non-empty, so the waiting fetch returned everything
+it had buffered, and Faust dropped all of it as not active: aiokafka's positions had moved past
+records no one processed. A stream partition then waited for good at the end of a backlog (no
+later record showed the hole; tests/e2e/test_duplicates_takeover.py), and a recovery waited for
+changelog records that never came (tests/e2e/test_feedback.py), each until the watchdog
+restarted the worker. The copy takes one snapshot of the set for both the fetch and the check.
 """
 
 from __future__ import annotations
@@ -24,7 +34,9 @@ from typing import Any, cast
 
 from faust.tables import TableManager
 from faust.tables.recovery import Recovery
-from faust.transport.drivers.aiokafka import ensure_aiokafka_TP
+from faust.transport.consumer import RecordMap
+from faust.transport.drivers.aiokafka import Consumer, ensure_aiokafka_TP
+from faust.types import TP
 
 
 class SeekFirstRecovery(Recovery):
@@ -88,3 +100,27 @@ class SeekFirstTableManager(TableManager):
         if self._recovery is None:
             self._recovery = SeekFirstRecovery(self.app, self, beacon=self.beacon, loop=self.loop)
         return self._recovery
+
+
+class SnapshotConsumer(Consumer):
+    async def _wait_next_records(self, timeout: float) -> tuple[RecordMap | None, set[TP] | None]:
+        if not self.flow_active:
+            await self.wait(self.can_resume_flow)  # type: ignore[arg-type]
+        try:
+            self.not_waiting_next_records.set()
+            is_client_only = self.app.client_only
+            # A copy (Faust passes its live set, which a pause may empty while aiokafka waits).
+            active_partitions = None if is_client_only else set(self._get_active_partitions())
+            records: RecordMap = {}
+            if is_client_only or active_partitions:
+                records = await self._getmany(active_partitions=active_partitions, timeout=timeout)
+            else:
+                await self.sleep(1)
+            return records, active_partitions
+        finally:
+            self.not_waiting_next_records.set()
+
+
+def use_snapshot_consumer(app: Any) -> None:
+    """Make `app` create a SnapshotConsumer (before anything asks for its consumer)."""
+    app.transport.Consumer = SnapshotConsumer

@@ -44,7 +44,7 @@ from streamproc.events import Envelope, StageResult, decode_comment, decode_stag
 from streamproc.feedback import model_ready, register_feedback
 from streamproc.health import Health
 from streamproc.metrics import Metrics
-from streamproc.recovery import SeekFirstTableManager
+from streamproc.recovery import SeekFirstTableManager, use_snapshot_consumer
 from streamproc.stages import build_stages
 from streamproc.stages.duplicates import duplicate_config, wire
 from streamproc.stages.spam import SpamStage
@@ -173,6 +173,7 @@ class StreamGroup:
             # (streamproc/recovery.py): records fetched meanwhile could be lost at a takeover.
             TableManager=SeekFirstTableManager,
         )
+        use_snapshot_consumer(self.app)  # fetched records are not dropped by a pause (recovery.py)
         self.topics = {
             role: getattr(settings.topics, role)
             for role in ("comments", "dlq", "links", "duplicates", "spam", "verdicts", "feedback", "model")

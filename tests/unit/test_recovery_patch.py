@@ -5,15 +5,17 @@ faust-streaming upgrade changes the original, this fails and the patch must be l
 from __future__ import annotations
 
 import ast
+import asyncio
 import inspect
 import textwrap
 from types import SimpleNamespace
 from typing import Any
 
 from faust.tables.recovery import Recovery
+from faust.transport.consumer import Consumer
 from faust.types import TP
 
-from streamproc.recovery import SeekFirstRecovery
+from streamproc.recovery import SeekFirstRecovery, SnapshotConsumer
 
 
 def _statements(func: object) -> list[str]:
@@ -69,3 +71,43 @@ async def test_partitions_without_a_committed_offset_are_read_from_their_start()
     await SeekFirstRecovery._seek_uncommitted_to_start(recovery, {comments, done, changelog})  # type: ignore[arg-type]
     assert [(tp.topic, tp.partition) for tp in seeked] == [("comments", 0)]
     assert consumer._read_offset == {done: 40}
+
+
+class _Fetching(SimpleNamespace):
+    """Just what `_wait_next_records` touches of a Faust consumer, with an aiokafka-like fetch
+    during which recovery pauses its changelog partition (the live active set becomes empty)."""
+
+    def __init__(self, buffered: dict[TP, list[int]]) -> None:
+        live = {CHANGELOG}
+        super().__init__(
+            flow_active=True,
+            not_waiting_next_records=SimpleNamespace(set=lambda: None),
+            app=SimpleNamespace(client_only=False),
+            live=live,
+            buffered=buffered,
+        )
+        self._get_active_partitions = lambda: live
+
+    async def _getmany(self, active_partitions: set[TP], timeout: float) -> dict[TP, list[int]]:
+        self.live.discard(CHANGELOG)  # the pause, while the fetch waits
+        # aiokafka's Fetcher.fetched_records: filters by the partitions only when there are any
+        return {tp: r for tp, r in self.buffered.items() if not active_partitions or tp in active_partitions}
+
+
+CHANGELOG, STREAM = TP("app-state-changelog", 0), TP("comments", 0)
+
+
+def _delivered(wait_next_records: Any) -> dict[TP, list[int]]:
+    """What Faust's getmany hands on: the records of partitions in the returned active set."""
+    fake = _Fetching({CHANGELOG: [7], STREAM: [0, 1, 2]})
+    records, active = asyncio.run(wait_next_records(fake, 1.0))
+    return {tp: r for tp, r in records.items() if active is None or tp in active}
+
+
+def test_a_pause_during_a_fetch_loses_nothing() -> None:
+    """With Faust's own method the fetch returns every buffered record, the paused stream
+    partition's too, and Faust then drops them all as not active, the changelog record recovery
+    was waiting for included (aiokafka has moved past them: recovery or the partition stalls).
+    The snapshot delivers the changelog record and leaves the stream's in aiokafka for later."""
+    assert _delivered(Consumer._wait_next_records) == {}  # the loss the patch is for
+    assert _delivered(SnapshotConsumer._wait_next_records) == {CHANGELOG: [7]}
