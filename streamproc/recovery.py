@@ -109,8 +109,12 @@ class SnapshotConsumer(Consumer):
         try:
             self.not_waiting_next_records.set()
             is_client_only = self.app.client_only
-            # A copy (Faust passes its live set, which a pause may empty while aiokafka waits).
-            active_partitions = None if is_client_only else set(self._get_active_partitions())
+            active_partitions: set[TP] | None
+            if is_client_only:  # noqa: SIM108 (Faust's shape: tests/unit/test_recovery_patch.py)
+                active_partitions = None
+            else:
+                # A copy: Faust passes its live set, which a pause may empty while aiokafka waits.
+                active_partitions = set(self._get_active_partitions())
             records: RecordMap = {}
             if is_client_only or active_partitions:
                 records = await self._getmany(active_partitions=active_partitions, timeout=timeout)

@@ -111,3 +111,19 @@ def test_a_pause_during_a_fetch_loses_nothing() -> None:
     The snapshot delivers the changelog record and leaves the stream's in aiokafka for later."""
     assert _delivered(Consumer._wait_next_records) == {}  # the loss the patch is for
     assert _delivered(SnapshotConsumer._wait_next_records) == {CHANGELOG: [7]}
+
+
+def test_the_snapshot_consumer_is_fausts_code_with_the_set_copied() -> None:
+    """SnapshotConsumer._wait_next_records is Faust's method with one change: the active set is
+    copied. When an upgrade changes the original, this fails and the copy must be looked at again."""
+
+    def body(func: object) -> list[str]:  # without the signature and the bare annotation
+        lines = ast.unparse(ast.parse(textwrap.dedent(inspect.getsource(func)))).splitlines()  # type: ignore[arg-type]
+        return [line for line in lines[1:] if not line.strip().startswith("active_partitions: ")]
+
+    ours = body(SnapshotConsumer._wait_next_records)
+    copy = "set(self._get_active_partitions())"
+    assert sum(copy in line for line in ours) == 1
+    assert [line.replace(copy, "self._get_active_partitions()") for line in ours] == body(
+        Consumer._wait_next_records
+    ), "Faust's _wait_next_records changed: update SnapshotConsumer in streamproc/recovery.py from it"
