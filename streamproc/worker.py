@@ -41,6 +41,12 @@ class _Worker(faust.Worker):
     shutdown_seconds: float = 30.0
     on_forced: Any = None
 
+    def on_setup_root_logger(self, logger: logging.Logger, level: int) -> None:
+        # Faust's terminal spinner sets the root logger to DEBUG so that every log call turns it:
+        # each debug call in aiokafka and Faust (several per message) then builds a record and
+        # runs the handlers. No spinner, and the root logger stays at the level asked for.
+        self.spinner = None
+
     def _schedule_shutdown(self, signum: signal.Signals) -> None:
         if self._signal_stop_time:  # second signal: do not wait any more
             _exit_now(EXIT_FORCED, f"second {signum.name}: exiting without waiting for the stop")
