@@ -25,7 +25,11 @@ def main(bootstrap: str, source: str, sink: str) -> None:
         async for event in stream.events():
             await dst.send(key=event.key, value=event.value)
 
-    faust.Worker(app, loglevel="warning", quiet=True, redirect_stdouts=False).execute_from_commandline()
+    # streamproc's worker class: Faust's own would set the root logger to DEBUG for its terminal
+    # spinner, a cost per message that streamproc does not pay (see streamproc/worker.py).
+    from streamproc.worker import _Worker
+
+    _Worker(app, loglevel="warning", quiet=True, redirect_stdouts=False).execute_from_commandline()
 
 
 if __name__ == "__main__":
