@@ -524,9 +524,9 @@ class DuplicateShard:
             for who, ratio in zip(unsure, self._jaccards(p.text, texts), strict=True):
                 if ratio >= threshold - 0.001:  # rounding moves it 0.00005 at most: no match below
                     taken.append((who, min(round(ratio, 4), 0.9999)))
-        matches = [Match(Sighting(*who), similarity) for who, similarity in taken if similarity >= threshold]
-        matches.sort(key=lambda m: (m.sighting.at, m.sighting.comment_id))
-        return matches[:MAX_MATCHES]
+        # The earliest, as tuples: a repeated text can have hundreds of matches, only these are kept.
+        kept = sorted((t for t in taken if t[1] >= threshold), key=lambda t: (t[0][3], t[0][0]))
+        return [Match(Sighting(*who), similarity) for who, similarity in kept[:MAX_MATCHES]]
 
     def _jaccards(self, text: bytes, others: Sequence[bytes]) -> list[float]:
         """The exact Jaccard similarity of a compressed text's shingle set with each of `others`'."""
