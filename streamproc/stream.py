@@ -49,7 +49,8 @@ from streamproc.stages import build_stages
 from streamproc.stages.duplicates import duplicate_config, wire
 from streamproc.stages.spam import SpamStage
 from streamproc.stages.stage import ApplyContext
-from streamproc.state import ChangelogSender, Shard, TablePartition
+from streamproc.state import Shard
+from streamproc.tables import ChangelogSender, TablePartition
 from streamproc.topology import STATE_TABLE, Group, all_groups, group_for, state_partition
 from streamproc.watchdog import Watchdog
 

@@ -1,4 +1,4 @@
-"""What state.TablePartition relies on in Faust: a table write made while another partition's
+"""What tables.TablePartition relies on in Faust: a table write made while another partition's
 event is being processed goes to the changelog partition and the RocksDB database of the
 partition named, and reads and prefix scans see only that partition. An upgrade of
 faust-streaming that changes this turns these tests red."""
@@ -15,7 +15,7 @@ from faust.events import Event
 from faust.streams import _current_event
 from faust.types.tuples import Message
 
-from streamproc.state import ChangelogSender, TablePartition
+from streamproc.tables import ChangelogSender, TablePartition
 
 
 @pytest.fixture(params=["rocksdb://", "memory://"])
