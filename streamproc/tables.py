@@ -16,7 +16,6 @@ import asyncio
 import weakref
 from collections import OrderedDict, deque
 from collections.abc import Callable, Iterator, MutableMapping
-from contextlib import contextmanager
 from typing import Any
 
 from faust.events import Event
@@ -108,19 +107,12 @@ class TablePartition(MutableMapping[bytes, bytes]):
         self.partition = partition
         message = Message(topic, partition, -1, 0.0, 0, None, None, None, None, tp=TP(topic, partition))
         self._event = Event(table.app, None, None, None, message)
+        self._as_current = weakref.ref(self._event)  # Faust's current event: this partition's
         self._cache: OrderedDict[bytes, bytes | None] = OrderedDict()
         self._cache_size = cache_size
         self.writes: list[tuple[bytes, Any]] = []  # changelog writes not yet taken (take_writes)
         store = table.data
         self._db = store._db_for_partition(partition) if hasattr(store, "_db_for_partition") else None
-
-    @contextmanager
-    def _as_partition(self) -> Iterator[None]:
-        token = _current_event.set(weakref.ref(self._event))
-        try:
-            yield
-        finally:
-            _current_event.reset(token)
 
     def __getitem__(self, key: bytes) -> bytes:
         value = self.get(key)
@@ -149,14 +141,21 @@ class TablePartition(MutableMapping[bytes, bytes]):
         return isinstance(key, bytes) and self.get(key) is not None
 
     def __setitem__(self, key: bytes, value: bytes) -> None:
-        with self._as_partition():
+        # (a token set and reset by hand: a contextmanager costs more than the write)
+        token = _current_event.set(self._as_current)
+        try:
             self.table.data[key] = value  # the store of this partition
+        finally:
+            _current_event.reset(token)
         self._remember(key, value)
         self.writes.append((key, self._send_changelog(self.partition, key, value)))
 
     def __delitem__(self, key: bytes) -> None:
-        with self._as_partition():
+        token = _current_event.set(self._as_current)
+        try:
             del self.table.data[key]
+        finally:
+            _current_event.reset(token)
         self._remember(key, None)
         self.writes.append((key, self._send_delete(key)))
 
