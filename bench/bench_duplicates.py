@@ -256,9 +256,13 @@ def against(rev: str, source: str, block: int = 1000) -> None:
 
 
 def main(argv: list[str]) -> None:
+    if argv[:1] in (["-h"], ["--help"]):
+        print(__doc__)
+        return
     if argv[:1] == ["--against"]:
         against(argv[1], argv[2] if len(argv) > 2 else "100000")
         return
+    plans = [_plan(a) for a in argv] or [(100_000, "dict", "dict", 0), (100_000, "dict", "rocksdb", 0)]
     config = DuplicateConfig()
     params = config.params
     print(
@@ -266,7 +270,6 @@ def main(argv: list[str]) -> None:
         f"{params.short_layout.rows} for texts of <= {params.short_shingles} shingles), threshold "
         f"{config.threshold}, window {config.window:.0f} s, max {config.max_per_key} comments per key"
     )
-    plans = [_plan(a) for a in argv] or [(100_000, "dict", "dict", 0), (100_000, "dict", "rocksdb", 0)]
     stream_costs(config)
     for n, records_kind, derived_kind, budget in plans:
         run(n, records_kind, derived_kind, budget)
@@ -275,6 +278,10 @@ def main(argv: list[str]) -> None:
 def _plan(arg: str) -> tuple[int, str, str, int]:
     """N[:records[:derived[:budget]]], e.g. 200000:dict:dict:50000 (a budget below N: evictions)."""
     parts = arg.split(":")
+    if not parts[0].isdigit() or not {*parts[1:3]} <= {"dict", "rocksdb"}:
+        sys.exit(
+            f"bench_duplicates: {arg!r} is not N[:records[:derived[:budget]]] (stores: dict, rocksdb); see --help"
+        )
     records = parts[1] if len(parts) > 1 else "dict"
     derived = parts[2] if len(parts) > 2 else "dict"
     return int(parts[0]), records, derived, int(parts[3]) if len(parts) > 3 else 0
