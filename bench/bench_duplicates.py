@@ -278,7 +278,7 @@ def main(argv: list[str]) -> None:
 def _plan(arg: str) -> tuple[int, str, str, int]:
     """N[:records[:derived[:budget]]], e.g. 200000:dict:dict:50000 (a budget below N: evictions)."""
     parts = arg.split(":")
-    if not parts[0].isdigit() or not {*parts[1:3]} <= {"dict", "rocksdb"}:
+    if not all(p.isdigit() for p in parts[:1] + parts[3:]) or not {*parts[1:3]} <= {"dict", "rocksdb"}:
         sys.exit(
             f"bench_duplicates: {arg!r} is not N[:records[:derived[:budget]]] (stores: dict, rocksdb); see --help"
         )

@@ -185,6 +185,7 @@ async def topic_span(
     end = await consumer.end_offsets(tps)
     start = {tp.partition: begin[tp] for tp in tps}
     stop = {tp.partition: end[tp] for tp in tps}
+    open_end = set() if end_offset is not None else set(stop)  # no bound given: the end is "now"
     for bound, target, pick in ((since, start, max), (until, stop, min)):
         if bound is None:
             continue
@@ -193,12 +194,13 @@ async def topic_span(
             hit = found.get(tp)
             offset = hit.offset if hit is not None else end[tp]
             target[tp.partition] = pick(target[tp.partition], offset)
+            if hit is not None and target is stop:
+                open_end.discard(tp.partition)
     if start_offset is not None:
         start = {p: max(o, start_offset) for p, o in start.items()}
     if end_offset is not None:
         stop = {p: min(o, end_offset) for p, o in stop.items()}
-    open_end = frozenset(p for p, o in stop.items() if o == end[TopicPartition(topic, p)])
-    return Span(start, stop, open_end)
+    return Span(start, stop, frozenset(open_end))
 
 
 async def read_span(

@@ -140,23 +140,25 @@ class TablePartition(MutableMapping[bytes, bytes]):
     def __contains__(self, key: object) -> bool:
         return isinstance(key, bytes) and self.get(key) is not None
 
-    def __setitem__(self, key: bytes, value: bytes) -> None:
-        # (a token set and reset by hand: a contextmanager costs more than the write)
+    def _store(self, key: bytes, value: bytes | None) -> None:
+        """Write (None: delete) `key` in this partition's store, as Faust's current event says.
+        (The token is set and reset by hand: a contextmanager costs more than the write.)"""
         token = _current_event.set(self._as_current)
         try:
-            self.table.data[key] = value  # the store of this partition
+            if value is None:
+                del self.table.data[key]
+            else:
+                self.table.data[key] = value
         finally:
             _current_event.reset(token)
         self._remember(key, value)
+
+    def __setitem__(self, key: bytes, value: bytes) -> None:
+        self._store(key, value)
         self.writes.append((key, self._send_changelog(self.partition, key, value)))
 
     def __delitem__(self, key: bytes) -> None:
-        token = _current_event.set(self._as_current)
-        try:
-            del self.table.data[key]
-        finally:
-            _current_event.reset(token)
-        self._remember(key, None)
+        self._store(key, None)
         self.writes.append((key, self._send_delete(key)))
 
     def _send_delete(self, key: bytes) -> Any:
