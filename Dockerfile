@@ -27,6 +27,8 @@ RUN --mount=type=secret,id=ca \
     mkdir streamproc && touch streamproc/__init__.py \
     && pip install . && pip uninstall -y streamproc && rm -rf streamproc build ./*.egg-info
 
+# Without setup.py: the base images have no C compiler, so the duplicate core runs its numpy code
+# instead of the optional C kernels (same results, slower; the worker logs duplicate_core kernels=).
 COPY streamproc ./streamproc
 RUN --mount=type=secret,id=ca \
     if [ -s /run/secrets/ca ]; then export PIP_CERT=/run/secrets/ca; fi; \

@@ -38,6 +38,7 @@ from streamproc.clients import GroupLag, ModelFollower, ssl_context
 from streamproc.config import Settings
 from streamproc.detect.campaigns import stale_domains
 from streamproc.detect.features import stale_authors
+from streamproc.detect.minhash import kernels
 from streamproc.detect.model import LinearModel
 from streamproc.errors import DecodeError
 from streamproc.events import Envelope, StageResult, decode_comment, decode_stage_message
@@ -147,6 +148,8 @@ class StreamGroup:
         self.stages = build_stages(settings, self.group)
         self.chain = Chain(self.stages, partitions, metrics)
         self.duplicate_config = duplicate_config(settings)  # one per process: its caches are shared
+        if "duplicates" in self.group.names:
+            log.info("duplicate_core kernels=%s", kernels())  # numpy: built without a C compiler
         self.app = App(
             self.group.group_id,
             broker=settings.broker_urls,

@@ -39,16 +39,14 @@ from collections.abc import Callable, Iterable, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-import numpy as np
-
 from streamproc.detect.minhash import (
     U64,
     Layout,
     LshParams,
     MinHasher,
+    equal_bytes,
     exact_shingles,
     intersection_sizes,
-    shingle_hashes,
     shingle_set,
 )
 from streamproc.detect.text import normalise, normalise_duplicate
@@ -229,7 +227,7 @@ def probe(
     norm = normalise_duplicate(text)[:MAX_DOC_CHARS]
     if len(norm) < MIN_CHARS:
         return None
-    sig = config.hasher.signature(shingle_hashes(norm, config.params.k))
+    sig = config.hasher.signature_of(norm)
     return Probe(
         Sighting.of(comment_id, author, thread_id, at),
         hashlib.blake2b(norm.encode(), digest_size=8).digest(),
@@ -495,15 +493,14 @@ class DuplicateShard:
         datas = [d for d in map(self.records.get, found) if d is not None]  # None: evicted, or a crash
         if not datas:
             return []
-        sigs = np.frombuffer(b"".join([d[_SIG_AT : _SIG_AT + rows] for d in datas]), dtype=np.uint8)
-        equal = (sigs.reshape(len(datas), rows) == np.frombuffer(p.sig[:rows], dtype=np.uint8)).sum(axis=1)
+        counts = equal_bytes(p.sig, datas, _SIG_AT, rows)
         # Who and when as plain tuples: most candidates are dropped, only matches become Sightings.
         taken: list[tuple[tuple[str, int, int, float], float]] = []
         unsure: list[tuple[str, int, int, float]] = []  # near the threshold: the exact Jaccard decides
         texts: list[bytes] = []
-        counts = equal.tolist()
-        for j in np.flatnonzero(equal >= floor).tolist():
-            data, same = datas[j], counts[j]
+        for data, same in zip(datas, counts, strict=True):
+            if same < floor:
+                continue
             _, _, at, author, thread, _, n_sig, n_text, n_id = _RECORD.unpack_from(data)
             i = _SIG_AT + n_sig
             cid = data[i + n_text : i + n_text + n_id].decode()

@@ -19,6 +19,17 @@ from itertools import accumulate
 import numpy as np
 import numpy.typing as npt
 
+try:  # the inner loops in C, when built (pyproject.toml); numpy does the same, slower
+    from streamproc.detect import _kernels
+except ImportError:  # pragma: no cover - an install without a C compiler
+    _kernels = None
+
+
+def kernels() -> str:
+    """Which code computes signatures and verifies candidates: "c" or "numpy" (logged at start)."""
+    return "numpy" if _kernels is None else "c"
+
+
 U64 = npt.NDArray[np.uint64]
 
 _MASK32 = (1 << 32) - 1
@@ -105,6 +116,8 @@ def exact_shingles(norm: str, k: int) -> U64 | None:
         return None
     if len(raw) < k:  # the text is its one shingle: its length above the bytes keeps it apart
         return np.array([len(raw) << (8 * k) | int.from_bytes(raw, "little")], dtype=np.uint64)
+    if _kernels is not None:
+        return np.frombuffer(_kernels.exact_shingles(raw, k), dtype=np.uint64)
     packed = np.sort(_packed_windows(raw, k))
     first = np.empty(len(packed), dtype=bool)  # np.unique does the same at twice the cost
     first[0] = True
@@ -114,14 +127,28 @@ def exact_shingles(norm: str, k: int) -> U64 | None:
 
 def intersection_sizes(mine: U64, others: Sequence[U64]) -> list[int]:
     """How many values each of `others` shares with `mine` (all sorted, unique, non-empty): one
-    vectorised search of all of them at once instead of a set intersection per pair."""
+    vectorised search of all of them at once instead of a set intersection per pair (or one
+    merge per pair in C)."""
+    if _kernels is not None:
+        sizes: list[int] = _kernels.intersection_sizes(mine, others)
+        return sizes
     flat = np.concatenate(others)
     pos = np.searchsorted(mine, flat)
     np.minimum(pos, len(mine) - 1, out=pos)
     hit = mine[pos] == flat
     starts = [0, *accumulate([len(o) for o in others[:-1]])]
-    sizes: list[int] = np.add.reduceat(hit, starts, dtype=np.intp).tolist()
+    sizes = np.add.reduceat(hit, starts, dtype=np.intp).tolist()
     return sizes
+
+
+def equal_bytes(sig: bytes, datas: Sequence[bytes], at: int, rows: int) -> list[int]:
+    """For each of `datas`, how many of its `rows` bytes from offset `at` equal the first `rows`
+    bytes of `sig`: the signature estimate of every candidate record at once."""
+    if _kernels is not None:
+        counts: list[int] = _kernels.equal_bytes(sig, datas, at, rows)
+        return counts
+    sigs = np.frombuffer(b"".join([d[at : at + rows] for d in datas]), dtype=np.uint8)
+    return (sigs.reshape(len(datas), rows) == np.frombuffer(sig[:rows], dtype=np.uint8)).sum(axis=1).tolist()
 
 
 def jaccard(a: U64, b: U64) -> float:
@@ -208,6 +235,21 @@ class MinHasher:
         self._a = rng.integers(1, _MASK32, size=params.rows, dtype=np.uint32, endpoint=True) | np.uint32(1)
         self._b = rng.integers(0, _MASK32, size=params.rows, dtype=np.uint32, endpoint=True)
         self._a_col, self._b_col = self._a[:, None].copy(), self._b[:, None].copy()
+        self._plans: dict[int, list[tuple[int, int, int]]] = {}  # band_keys' slices by length
+
+    def signature_of(self, norm: str) -> bytes:
+        """The signature of a normalised text's k-grams: `signature(shingle_hashes(norm, k))`, in
+        one C pass when the kernels are built and the text is Latin-1."""
+        k = min(self.params.k, len(norm))
+        if _kernels is not None and 0 < k <= 8:
+            try:
+                raw = norm.encode("latin-1")
+            except UnicodeEncodeError:
+                pass
+            else:
+                rows = max(layout.end for layout in self.params.layouts_for(len(raw) - k + 1))
+                return _kernels.signature(raw, k, self._a, self._b, rows)  # type: ignore[no-any-return]
+        return self.signature(shingle_hashes(norm, self.params.k))
 
     def signature(self, sh: U64) -> bytes:
         """The one-byte MinHash values of a non-empty shingle hash array (repeats allowed): as
@@ -222,14 +264,19 @@ class MinHasher:
     def band_keys(self, sig: bytes) -> list[int]:
         """The band keys of a signature: band number (one byte; the short layout's bands follow
         the main ones) above the band's row bytes (24 bits for three rows), as one integer."""
-        keys = []
-        number = 0
-        for layout in self.params.layouts_for_signature(len(sig)):
+        plan = self._plans.get(len(sig))
+        if plan is None:
+            plan = self._plans[len(sig)] = self._plan(len(sig))
+        return [number | int.from_bytes(sig[lo:hi], "big") for number, lo, hi in plan]
+
+    def _plan(self, length: int) -> list[tuple[int, int, int]]:
+        """Each band key's number (shifted into place) and row slice, for a signature of `length`."""
+        plan = []
+        for layout in self.params.layouts_for_signature(length):
             for band in range(layout.bands):
                 lo = layout.first + band * layout.rows
-                keys.append(number << 24 | int.from_bytes(sig[lo : lo + layout.rows], "big"))
-                number += 1
-        return keys
+                plan.append((len(plan) << 24, lo, lo + layout.rows))
+        return plan
 
 
 def estimate(a: bytes, b: bytes) -> float:

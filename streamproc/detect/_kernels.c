@@ -1,0 +1,220 @@
+/* The duplicate core's inner loops in C: the same results as the numpy code in minhash.py and
+ * duplicates.py, bit for bit (tests/unit/detect/test_kernels.py compares them), without numpy's
+ * per-call cost, which dominates on texts of a few hundred characters.
+ *
+ * Optional: when this module is not built (no C compiler at install time), minhash.py uses numpy.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MIX1 0xFF51AFD7ED558CCDULL
+#define MIX2 0xC4CEB9FE1A85EC53ULL
+
+/* Every k-byte window of `raw` (k <= 8) as one little-endian integer, the low k bytes. */
+static inline uint64_t window(const unsigned char *raw, Py_ssize_t i, int k) {
+    uint64_t w = 0;
+    for (int j = k - 1; j >= 0; j--) w = (w << 8) | raw[i + j];
+    return w;
+}
+
+static inline uint64_t mix(uint64_t x) {
+    x *= MIX1;
+    x ^= x >> 33;
+    x *= MIX2;
+    return x;
+}
+
+/* signature(raw, k, a, b, rows) -> bytes
+ * raw: the Latin-1 bytes of a normalised text (len >= k, 1 <= k <= 8); a, b: uint32 buffers of at
+ * least `rows` multipliers and offsets. Row r's byte is bits 8-15 of the minimum over shingles of
+ * (a[r] * (mix(window) >> 32) + b[r]) mod 2**32: MinHasher.signature(shingle_hashes(...)). */
+static PyObject *signature(PyObject *self, PyObject *args) {
+    Py_buffer raw, a, b;
+    int k;
+    Py_ssize_t rows;
+    if (!PyArg_ParseTuple(args, "y*iy*y*n", &raw, &k, &a, &b, &rows)) return NULL;
+    PyObject *out = NULL;
+    Py_ssize_t m = raw.len - k + 1;
+    if (k < 1 || k > 8 || m < 1 || rows < 0 || a.len < rows * 4 || b.len < rows * 4) {
+        PyErr_SetString(PyExc_ValueError, "signature: needs 1 <= k <= 8, len(raw) >= k and rows multipliers and offsets");
+        goto done;
+    }
+    uint32_t *x = PyMem_Malloc(m * sizeof(uint32_t));
+    uint32_t *mins = PyMem_Malloc((rows ? rows : 1) * sizeof(uint32_t));
+    if (x == NULL || mins == NULL) {
+        PyMem_Free(x);
+        PyMem_Free(mins);
+        PyErr_NoMemory();
+        goto done;
+    }
+    const unsigned char *bytes = raw.buf;
+    for (Py_ssize_t i = 0; i < m; i++) x[i] = (uint32_t)(mix(window(bytes, i, k)) >> 32);
+    const uint32_t *av = a.buf, *bv = b.buf;
+    for (Py_ssize_t r = 0; r < rows; r++) {
+        uint32_t ar = av[r], br = bv[r], lo = UINT32_MAX;
+        for (Py_ssize_t i = 0; i < m; i++) {
+            uint32_t v = ar * x[i] + br;
+            lo = v < lo ? v : lo;
+        }
+        mins[r] = lo;
+    }
+    out = PyBytes_FromStringAndSize(NULL, rows);
+    if (out != NULL) {
+        unsigned char *o = (unsigned char *)PyBytes_AS_STRING(out);
+        for (Py_ssize_t r = 0; r < rows; r++) o[r] = (unsigned char)(mins[r] >> 8);
+    }
+    PyMem_Free(x);
+    PyMem_Free(mins);
+done:
+    PyBuffer_Release(&raw);
+    PyBuffer_Release(&a);
+    PyBuffer_Release(&b);
+    return out;
+}
+
+/* Sorts n values of k significant bytes: one counting pass per byte (LSD radix), several times
+ * faster than qsort's comparator calls on a few hundred values. `tmp` holds n values. */
+static void radix_sort(uint64_t *v, uint64_t *tmp, Py_ssize_t n, int k) {
+    for (int byte = 0; byte < k; byte++) {
+        Py_ssize_t count[257] = {0};
+        int shift = 8 * byte;
+        for (Py_ssize_t i = 0; i < n; i++) count[((v[i] >> shift) & 0xFF) + 1]++;
+        for (int c = 0; c < 256; c++) count[c + 1] += count[c];
+        for (Py_ssize_t i = 0; i < n; i++) tmp[count[(v[i] >> shift) & 0xFF]++] = v[i];
+        uint64_t *swap = v;
+        v = tmp;
+        tmp = swap;
+    }
+    if (k & 1) memcpy(tmp, v, n * sizeof(uint64_t)); /* an odd count of passes ends in tmp */
+}
+
+/* exact_shingles(raw, k) -> bytes: every k-byte window of `raw` (len >= k, 1 <= k <= 7) as a
+ * little-endian integer, sorted and unique, as native uint64 values (minhash.exact_shingles). */
+static PyObject *exact_shingles(PyObject *self, PyObject *args) {
+    Py_buffer raw;
+    int k;
+    if (!PyArg_ParseTuple(args, "y*i", &raw, &k)) return NULL;
+    PyObject *out = NULL;
+    Py_ssize_t m = raw.len - k + 1;
+    if (k < 1 || k > 7 || m < 1) {
+        PyErr_SetString(PyExc_ValueError, "exact_shingles: needs 1 <= k <= 7 and len(raw) >= k");
+        goto done;
+    }
+    uint64_t *v = PyMem_Malloc(2 * m * sizeof(uint64_t));
+    if (v == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    const unsigned char *bytes = raw.buf;
+    for (Py_ssize_t i = 0; i < m; i++) v[i] = window(bytes, i, k);
+    radix_sort(v, v + m, m, k);
+    Py_ssize_t n = 1;
+    for (Py_ssize_t i = 1; i < m; i++)
+        if (v[i] != v[n - 1]) v[n++] = v[i];
+    out = PyBytes_FromStringAndSize((const char *)v, n * (Py_ssize_t)sizeof(uint64_t));
+    PyMem_Free(v);
+done:
+    PyBuffer_Release(&raw);
+    return out;
+}
+
+/* intersection_sizes(mine, others) -> list[int]: how many values each of `others` shares with
+ * `mine`; all are buffers of sorted unique uint64 values (minhash.intersection_sizes). */
+static PyObject *intersection_sizes(PyObject *self, PyObject *args) {
+    Py_buffer mine;
+    PyObject *others;
+    if (!PyArg_ParseTuple(args, "y*O", &mine, &others)) return NULL;
+    PyObject *seq = PySequence_Fast(others, "intersection_sizes: others must be a sequence");
+    PyObject *out = NULL;
+    if (seq == NULL) goto done;
+    Py_ssize_t count = PySequence_Fast_GET_SIZE(seq);
+    out = PyList_New(count);
+    if (out == NULL) goto done;
+    const uint64_t *a = mine.buf;
+    Py_ssize_t na = mine.len / (Py_ssize_t)sizeof(uint64_t);
+    for (Py_ssize_t j = 0; j < count; j++) {
+        Py_buffer other;
+        if (PyObject_GetBuffer(PySequence_Fast_GET_ITEM(seq, j), &other, PyBUF_SIMPLE) < 0) {
+            Py_CLEAR(out);
+            goto done;
+        }
+        const uint64_t *b = other.buf;
+        Py_ssize_t nb = other.len / (Py_ssize_t)sizeof(uint64_t), i = 0, h = 0, shared = 0;
+        while (i < na && h < nb) {
+            if (a[i] < b[h]) i++;
+            else if (b[h] < a[i]) h++;
+            else {
+                shared++;
+                i++;
+                h++;
+            }
+        }
+        PyBuffer_Release(&other);
+        PyObject *n = PyLong_FromSsize_t(shared);
+        if (n == NULL) {
+            Py_CLEAR(out);
+            goto done;
+        }
+        PyList_SET_ITEM(out, j, n);
+    }
+done:
+    Py_XDECREF(seq);
+    PyBuffer_Release(&mine);
+    return out;
+}
+
+/* equal_bytes(sig, datas, at, rows) -> list[int]: for each of `datas` (bytes), how many of its
+ * `rows` bytes from offset `at` equal the first `rows` bytes of `sig` (the signature estimate). */
+static PyObject *equal_bytes(PyObject *self, PyObject *args) {
+    Py_buffer sig;
+    PyObject *datas;
+    Py_ssize_t at, rows;
+    if (!PyArg_ParseTuple(args, "y*Onn", &sig, &datas, &at, &rows)) return NULL;
+    PyObject *seq = PySequence_Fast(datas, "equal_bytes: datas must be a sequence");
+    PyObject *out = NULL;
+    if (seq == NULL) goto done;
+    if (at < 0 || rows < 0 || sig.len < rows) {
+        PyErr_SetString(PyExc_ValueError, "equal_bytes: the signature is shorter than rows");
+        goto done;
+    }
+    Py_ssize_t count = PySequence_Fast_GET_SIZE(seq);
+    out = PyList_New(count);
+    if (out == NULL) goto done;
+    const unsigned char *s = sig.buf;
+    for (Py_ssize_t j = 0; j < count; j++) {
+        PyObject *item = PySequence_Fast_GET_ITEM(seq, j);
+        if (!PyBytes_Check(item) || PyBytes_GET_SIZE(item) < at + rows) {
+            PyErr_SetString(PyExc_ValueError, "equal_bytes: each data must be bytes holding the rows");
+            Py_CLEAR(out);
+            goto done;
+        }
+        const unsigned char *d = (const unsigned char *)PyBytes_AS_STRING(item) + at;
+        Py_ssize_t same = 0;
+        for (Py_ssize_t r = 0; r < rows; r++) same += d[r] == s[r];
+        PyObject *n = PyLong_FromSsize_t(same);
+        if (n == NULL) {
+            Py_CLEAR(out);
+            goto done;
+        }
+        PyList_SET_ITEM(out, j, n);
+    }
+done:
+    Py_XDECREF(seq);
+    PyBuffer_Release(&sig);
+    return out;
+}
+
+static PyMethodDef methods[] = {
+    {"signature", signature, METH_VARARGS, "MinHash signature bytes of a Latin-1 text's k-byte windows."},
+    {"exact_shingles", exact_shingles, METH_VARARGS, "Sorted unique k-byte windows as native uint64 bytes."},
+    {"intersection_sizes", intersection_sizes, METH_VARARGS, "Shared values of sorted unique uint64 buffers."},
+    {"equal_bytes", equal_bytes, METH_VARARGS, "Equal signature bytes of each record at an offset."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_kernels", NULL, -1, methods};
+
+PyMODINIT_FUNC PyInit__kernels(void) { return PyModule_Create(&module); }

@@ -1,0 +1,126 @@
+"""The C kernels (streamproc/detect/_kernels.c) give what the numpy code gives, bit for bit: the
+signatures and shingles they compute are kept in changelogs and compared across workers, so a
+worker built without a compiler must agree with one built with it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from streamproc.detect import minhash
+from streamproc.detect.duplicates import DuplicateConfig, DuplicateShard, probe
+from streamproc.detect.minhash import LshParams, MinHasher, shingle_hashes
+
+kernels = minhash._kernels
+
+# Latin-1 texts as normalising leaves them (and some it does not: the kernels take any bytes).
+latin1 = st.text(st.characters(min_codepoint=32, max_codepoint=255), min_size=1, max_size=400)
+words = st.lists(st.sampled_from(["tram", "line", "late", "again", "city", "vote", "budget"]), max_size=60)
+
+
+def test_the_kernels_are_built() -> None:
+    """The install builds them (setup.py); without a compiler it goes on, and this says so."""
+    assert kernels is not None, "streamproc.detect._kernels is not built: is a C compiler installed?"
+    assert minhash.kernels() == "c"
+
+
+@contextmanager
+def numpy_only() -> Iterator[None]:
+    """The numpy code, as an install without a C compiler runs it."""
+    saved, minhash._kernels = minhash._kernels, None
+    try:
+        yield
+    finally:
+        minhash._kernels = saved
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=latin1, k=st.integers(1, 8))
+def test_signature_equals_numpy(text: str, k: int) -> None:
+    hasher = MinHasher(LshParams(k=k, short_shingles=48))
+    numpy_sig = hasher.signature(shingle_hashes(text, k))
+    assert hasher.signature_of(text) == numpy_sig
+    assert len(numpy_sig) in (hasher.params.layout.end, hasher.params.rows)
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=latin1, k=st.integers(1, 7))
+def test_exact_shingles_equal_numpy(text: str, k: int) -> None:
+    built = minhash.exact_shingles(text, k)
+    with numpy_only():
+        expected = minhash.exact_shingles(text, k)
+    assert built is not None and expected is not None
+    assert built.dtype == expected.dtype and built.tolist() == expected.tolist()
+
+
+@settings(max_examples=200, deadline=None)
+@given(mine=words, others=st.lists(words, min_size=1, max_size=8), k=st.integers(2, 7))
+def test_intersection_sizes_equal_numpy(mine: list[str], others: list[str], k: int) -> None:
+    arrays = [minhash.exact_shingles(" ".join(w) or "x", k) for w in [mine, *others]]
+    assert all(a is not None for a in arrays)
+    head, rest = arrays[0], arrays[1:]
+    built = minhash.intersection_sizes(head, rest)  # type: ignore[arg-type]
+    with numpy_only():
+        assert built == minhash.intersection_sizes(head, rest)  # type: ignore[arg-type]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    sig=st.binary(min_size=48, max_size=72),
+    datas=st.lists(st.binary(min_size=60, max_size=120), min_size=1, max_size=20),
+    at=st.integers(0, 12),
+)
+def test_equal_bytes_equal_numpy(sig: bytes, datas: list[bytes], at: int) -> None:
+    built = minhash.equal_bytes(sig, datas, at, 48)
+    with numpy_only():
+        assert built == minhash.equal_bytes(sig, datas, at, 48)
+    assert built == [sum(a == b for a, b in zip(d[at : at + 48], sig[:48], strict=True)) for d in datas]
+
+
+def test_bad_arguments_raise_not_crash() -> None:
+    assert kernels is not None
+    with pytest.raises(ValueError):
+        kernels.signature(b"ab", 3, np.ones(4, np.uint32), np.ones(4, np.uint32), 4)  # shorter than k
+    with pytest.raises(ValueError):
+        kernels.signature(b"abcdef", 3, np.ones(2, np.uint32), np.ones(2, np.uint32), 4)  # too few rows
+    with pytest.raises(ValueError):
+        kernels.exact_shingles(b"abcdef", 8)
+    with pytest.raises(ValueError):
+        kernels.equal_bytes(b"abc", [b"abcdef"], 0, 4)  # signature shorter than rows
+    with pytest.raises(ValueError):
+        kernels.equal_bytes(b"abcd", [b"abc"], 0, 4)  # a record shorter than offset + rows
+    with pytest.raises(TypeError):
+        kernels.intersection_sizes(np.zeros(2, np.uint64), [object()])
+
+
+def test_a_shard_finds_the_same_matches_without_the_kernels(monkeypatch: pytest.MonkeyPatch) -> None:
+    """End to end through the core: the same texts give the same probes and matches either way."""
+    texts = [
+        "The new tram line runs late every single morning, and nobody at the city answers.",
+        "The new tram line runs late every single evening, and nobody at the city answers.",
+        "the NEW tram line runs late every single morning, and nobody at the city answers!!",
+        "Completely different: the budget vote moved to Thursday after the council met.",
+        "ok",
+    ]
+
+    def run() -> list[tuple[bytes, list[tuple[str, float]]]]:
+        config = DuplicateConfig()
+        shard = DuplicateShard(config, 0, {}, {})
+        out = []
+        for i, text in enumerate(texts):
+            p = probe(config, f"c{i}", "a", "t", float(i), text)
+            if p is None:
+                continue
+            matches = shard.match_and_index(p, p.keys)
+            out.append((p.sig, [(m.sighting.comment_id, m.similarity) for m in matches]))
+        return out
+
+    built = run()
+    monkeypatch.setattr(minhash, "_kernels", None)
+    assert run() == built
+    assert [len(m) for _, m in built] == [0, 1, 2, 0]
