@@ -38,8 +38,8 @@ from streamproc.clients import GroupLag, ModelFollower, ssl_context
 from streamproc.config import Settings
 from streamproc.detect.campaigns import stale_domains
 from streamproc.detect.features import stale_authors
-from streamproc.detect.minhash import kernels
 from streamproc.detect.model import LinearModel
+from streamproc.detect.native import kernels
 from streamproc.errors import DecodeError
 from streamproc.events import Envelope, StageResult, decode_comment, decode_stage_message
 from streamproc.feedback import model_ready, register_feedback

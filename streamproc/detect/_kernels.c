@@ -1,11 +1,14 @@
-/* The duplicate core's inner loops in C: the same results as the numpy code in minhash.py and
- * duplicates.py, bit for bit (tests/unit/detect/test_kernels.py compares them), without numpy's
- * per-call cost, which dominates on texts of a few hundred characters.
+/* The detection cores' inner loops in C: the same results as the numpy code in minhash.py,
+ * duplicates.py and ngrams.py (bit for bit; the spam feature weights to the last bits of a float),
+ * without numpy's per-call cost, which dominates on texts of a few hundred characters.
+ * tests/unit/detect/test_kernels.py compares the two.
  *
- * Optional: when this module is not built (no C compiler at install time), minhash.py uses numpy.
+ * Optional: when this module is not built (no C compiler at install time), native.py says so and
+ * the callers use numpy.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -207,11 +210,88 @@ done:
     return out;
 }
 
+/* Sorts n 32-bit values: one counting pass per byte (LSD radix); `tmp` holds n values. */
+static void radix_sort32(uint32_t *v, uint32_t *tmp, Py_ssize_t n) {
+    for (int shift = 0; shift < 32; shift += 8) {
+        Py_ssize_t count[257] = {0};
+        for (Py_ssize_t i = 0; i < n; i++) count[((v[i] >> shift) & 0xFF) + 1]++;
+        for (int c = 0; c < 256; c++) count[c + 1] += count[c];
+        for (Py_ssize_t i = 0; i < n; i++) tmp[count[(v[i] >> shift) & 0xFF]++] = v[i];
+        uint32_t *swap = v;
+        v = tmp;
+        tmp = swap;
+    } /* four passes: the result is back in the first buffer */
+}
+
+#define NGRAM_MULT 0x100000001B3ULL
+#define NGRAM_MIX 0x9E3779B97F4A7C15ULL
+
+/* char_features(low, lo, hi) -> (bytes, bytes): the spam model's character n-grams of " low "
+ * for lo <= n <= hi (ngrams.char_hashes: a rolling polynomial over code points, mixed, the high 32
+ * bits), as sorted distinct uint32 hashes and float64 weights 1 + log(count) scaled to unit
+ * length (ngrams.sublinear). */
+static PyObject *char_features(PyObject *self, PyObject *args) {
+    PyObject *text;
+    int lo, hi;
+    if (!PyArg_ParseTuple(args, "Uii", &text, &lo, &hi)) return NULL;
+    if (lo < 2 || hi < lo) {
+        PyErr_SetString(PyExc_ValueError, "char_features: needs 2 <= lo <= hi");
+        return NULL;
+    }
+    Py_ssize_t len = PyUnicode_GET_LENGTH(text) + 2, total = 0;
+    for (int n = lo; n <= hi && n <= len; n++) total += len - n + 1;
+    uint64_t *codes = PyMem_Malloc(2 * len * sizeof(uint64_t));
+    uint32_t *h = PyMem_Malloc(2 * (total ? total : 1) * sizeof(uint32_t));
+    double *values = PyMem_Malloc((total ? total : 1) * sizeof(double));
+    PyObject *out = NULL;
+    if (codes == NULL || h == NULL || values == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    int kind = PyUnicode_KIND(text);
+    const void *data = PyUnicode_DATA(text);
+    uint64_t *acc = codes + len;
+    codes[0] = codes[len - 1] = ' ';
+    for (Py_ssize_t i = 0; i + 2 < len; i++) codes[i + 1] = PyUnicode_READ(kind, data, i);
+    memcpy(acc, codes, len * sizeof(uint64_t));
+    Py_ssize_t m = 0;
+    for (int n = 2; n <= hi && n <= len; n++) {
+        for (Py_ssize_t i = 0; i + n <= len; i++) acc[i] = acc[i] * NGRAM_MULT + codes[i + n - 1];
+        if (n >= lo)
+            for (Py_ssize_t i = 0; i + n <= len; i++) h[m++] = (uint32_t)((acc[i] * NGRAM_MIX) >> 32);
+    }
+    radix_sort32(h, h + total, total);
+    Py_ssize_t distinct = 0;
+    for (Py_ssize_t i = 0; i < total; distinct++) {
+        Py_ssize_t j = i + 1;
+        while (j < total && h[j] == h[i]) j++;
+        h[distinct] = h[i];
+        values[distinct] = 1.0 + log((double)(j - i));
+        i = j;
+    }
+    if (distinct == total) { /* every n-gram once: all weights 1 */
+        for (Py_ssize_t i = 0; i < distinct; i++) values[i] = 1.0 / sqrt((double)total);
+    } else {
+        double norm = 0.0;
+        for (Py_ssize_t i = 0; i < distinct; i++) norm += values[i] * values[i];
+        norm = sqrt(norm);
+        for (Py_ssize_t i = 0; i < distinct; i++) values[i] /= norm;
+    }
+    out = Py_BuildValue("(y#y#)", (const char *)h, distinct * (Py_ssize_t)sizeof(uint32_t),
+                        (const char *)values, distinct * (Py_ssize_t)sizeof(double));
+done:
+    PyMem_Free(codes);
+    PyMem_Free(h);
+    PyMem_Free(values);
+    return out;
+}
+
 static PyMethodDef methods[] = {
     {"signature", signature, METH_VARARGS, "MinHash signature bytes of a Latin-1 text's k-byte windows."},
     {"exact_shingles", exact_shingles, METH_VARARGS, "Sorted unique k-byte windows as native uint64 bytes."},
     {"intersection_sizes", intersection_sizes, METH_VARARGS, "Shared values of sorted unique uint64 buffers."},
     {"equal_bytes", equal_bytes, METH_VARARGS, "Equal signature bytes of each record at an offset."},
+    {"char_features", char_features, METH_VARARGS, "The spam model's character n-gram hashes and weights."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -19,16 +19,7 @@ from itertools import accumulate
 import numpy as np
 import numpy.typing as npt
 
-try:  # the inner loops in C, when built (pyproject.toml); numpy does the same, slower
-    from streamproc.detect import _kernels
-except ImportError:  # pragma: no cover - an install without a C compiler
-    _kernels = None
-
-
-def kernels() -> str:
-    """Which code computes signatures and verifies candidates: "c" or "numpy" (logged at start)."""
-    return "numpy" if _kernels is None else "c"
-
+from streamproc.detect.native import C as _kernels
 
 U64 = npt.NDArray[np.uint64]
 

@@ -20,6 +20,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from streamproc.detect.native import C as _kernels
+
 CHAR_ORDERS = (2, 3, 4, 5)  # character n-gram lengths: spelling, word pieces and short phrases
 _MULT = np.uint64(0x100000001B3)  # FNV-64 prime: the rolling multiplier of the n-gram hash
 _MIX = np.uint64(0x9E3779B97F4A7C15)  # golden-ratio constant: spreads hashes over the high bits
@@ -93,6 +95,16 @@ def sublinear(hashes: Hashes) -> tuple[Hashes, Values]:
     values = 1.0 + np.log(counts)
     values /= np.sqrt(values @ values)
     return uniq, values
+
+
+def char_features(low: str) -> tuple[Hashes, Values]:
+    """`sublinear(char_hashes(low))`, in one C pass when the kernels are built (the weights can
+    differ from numpy's in the last bits of a float: numpy's log and dot product round their own
+    way)."""
+    if _kernels is None:
+        return sublinear(char_hashes(low))
+    hashes, values = _kernels.char_features(low, CHAR_ORDERS[0], CHAR_ORDERS[-1])
+    return np.frombuffer(hashes, dtype=np.uint32), np.frombuffer(values, dtype=np.float64)
 
 
 def _named(names: list[str]) -> tuple[list[str], list[float]]:

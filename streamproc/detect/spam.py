@@ -18,7 +18,7 @@ import numpy as np
 from streamproc.detect.decide import Thresholds
 from streamproc.detect.features import TIMED_CAP, AuthorActivity, Signal, all_signals, prepare
 from streamproc.detect.model import PRIOR_HASH, PRIOR_NAME, Feature, LinearModel, Vector, prior_logit, sigmoid
-from streamproc.detect.ngrams import char_hashes, normalise, sublinear, url_features, word_features
+from streamproc.detect.ngrams import char_features, normalise, url_features, word_features
 from streamproc.events import Comment, Reason, StageResult
 
 VERSION = "spam-rules-3"
@@ -106,7 +106,7 @@ def spam_input(
     names.append(PRIOR_NAME)
     hashes.append(PRIOR_HASH)
     values.append(prior_logit(rules))
-    chars, char_values = sublinear(char_hashes(low))
+    chars, char_values = char_features(low)
     k = len(names)
     index = np.empty(k + len(chars), dtype=np.uint32)
     index[:k] = hashes

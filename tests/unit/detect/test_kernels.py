@@ -1,6 +1,7 @@
 """The C kernels (streamproc/detect/_kernels.c) give what the numpy code gives, bit for bit: the
 signatures and shingles they compute are kept in changelogs and compared across workers, so a
-worker built without a compiler must agree with one built with it."""
+worker built without a compiler must agree with one built with it. The spam model's n-gram
+weights agree to rounding."""
 
 from __future__ import annotations
 
@@ -12,11 +13,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from streamproc.detect import minhash
+from streamproc.detect import minhash, native, ngrams
 from streamproc.detect.duplicates import DuplicateConfig, DuplicateShard, probe
 from streamproc.detect.minhash import LshParams, MinHasher, shingle_hashes
 
-kernels = minhash._kernels
+kernels = native.C
 
 # Latin-1 texts as normalising leaves them (and some it does not: the kernels take any bytes).
 latin1 = st.text(st.characters(min_codepoint=32, max_codepoint=255), min_size=1, max_size=400)
@@ -26,17 +27,18 @@ words = st.lists(st.sampled_from(["tram", "line", "late", "again", "city", "vote
 def test_the_kernels_are_built() -> None:
     """The install builds them (setup.py); without a compiler it goes on, and this says so."""
     assert kernels is not None, "streamproc.detect._kernels is not built: is a C compiler installed?"
-    assert minhash.kernels() == "c"
+    assert native.kernels() == "c"
 
 
 @contextmanager
 def numpy_only() -> Iterator[None]:
     """The numpy code, as an install without a C compiler runs it."""
-    saved, minhash._kernels = minhash._kernels, None
+    saved = minhash._kernels, ngrams._kernels
+    minhash._kernels = ngrams._kernels = None
     try:
         yield
     finally:
-        minhash._kernels = saved
+        minhash._kernels, ngrams._kernels = saved
 
 
 @settings(max_examples=300, deadline=None)
@@ -82,6 +84,18 @@ def test_equal_bytes_equal_numpy(sig: bytes, datas: list[bytes], at: int) -> Non
     assert built == [sum(a == b for a, b in zip(d[at : at + 48], sig[:48], strict=True)) for d in datas]
 
 
+@settings(max_examples=300, deadline=None)
+@given(low=st.text(max_size=300))
+def test_char_features_equal_numpy(low: str) -> None:
+    """The spam model's n-grams: the same hashes; weights equal to rounding (numpy's log and dot
+    product round their own way)."""
+    hashes, values = ngrams.char_features(low)
+    with numpy_only():
+        expected_hashes, expected_values = ngrams.char_features(low)
+    assert hashes.tolist() == expected_hashes.tolist()
+    np.testing.assert_allclose(values, expected_values, rtol=1e-12, atol=0)
+
+
 def test_bad_arguments_raise_not_crash() -> None:
     assert kernels is not None
     with pytest.raises(ValueError):
@@ -96,9 +110,11 @@ def test_bad_arguments_raise_not_crash() -> None:
         kernels.equal_bytes(b"abcd", [b"abc"], 0, 4)  # a record shorter than offset + rows
     with pytest.raises(TypeError):
         kernels.intersection_sizes(np.zeros(2, np.uint64), [object()])
+    with pytest.raises(ValueError):
+        kernels.char_features("spam", 3, 2)
 
 
-def test_a_shard_finds_the_same_matches_without_the_kernels(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_shard_finds_the_same_matches_without_the_kernels() -> None:
     """End to end through the core: the same texts give the same probes and matches either way."""
     texts = [
         "The new tram line runs late every single morning, and nobody at the city answers.",
@@ -121,6 +137,6 @@ def test_a_shard_finds_the_same_matches_without_the_kernels(monkeypatch: pytest.
         return out
 
     built = run()
-    monkeypatch.setattr(minhash, "_kernels", None)
-    assert run() == built
+    with numpy_only():
+        assert run() == built
     assert [len(m) for _, m in built] == [0, 1, 2, 0]
