@@ -4,8 +4,9 @@ real Prometheus scraping the workers, and once the group is started again every 
 verdict (audit: 0 missing).
 
 The alert rules are deploy/prometheus/alerts.yml with every duration divided by
-STREAMPROC_FAULT_ALERT_SCALE (20 in CI: `for: 5m` becomes 15 s, `[5m]` becomes `[15s]`; the
-expressions and thresholds are unchanged), so the outage lasts minutes, not a quarter of an hour.
+STREAMPROC_FAULT_ALERT_SCALE (30 in CI: `for: 15m` becomes 30 s, `[5m]` becomes `[10s]`; the
+expressions and thresholds are unchanged), so the outage lasts about a minute, not a quarter of an
+hour.
 By hand, STREAMPROC_FAULT_ALERT_SCALE=1 runs it at the production clock.
 """
 
@@ -29,8 +30,9 @@ from tests.support.workers import WorkerProcess, prefixed_topics
 
 pytestmark = [pytest.mark.e2e, pytest.mark.faults]
 
-SCALE = float(os.environ.get("STREAMPROC_FAULT_ALERT_SCALE", "20"))
-RATE = 40.0  # comments/s: the backlog passes the lag alert's 1,000 messages in 25 s
+SCALE = float(os.environ.get("STREAMPROC_FAULT_ALERT_SCALE", "30"))
+RATE = 60.0  # comments/s: the backlog passes the lag alert's 1,000 messages in 17 s
+LAG_ALERT = 1000  # StreamprocConsumerLagGrowing's threshold (messages)
 ALERTS = ("StreamprocNoVerdicts", "StreamprocConsumerLagGrowing")
 
 
@@ -51,9 +53,11 @@ def test_a_stopped_stage_group_catches_up_and_the_alerts_fire_meanwhile(
     rules.write_text(scaled_rules((PROMETHEUS_DIR / "alerts.yml").read_text(), SCALE))
     config = worker_config({"links-duplicates": front.metrics_port, "spam-decide": back.metrics_port})
     config["rule_files"] = [str(rules)]
-    outage = max(180.0, 15 * 60 / SCALE + 60)  # the lag alert's `for` plus its range, and some
-    # Comments keep coming until about when the lag alert can fire (its `for` plus a margin).
-    events = mixed_stream(int(RATE * (15 * 60 / SCALE + 70)), 0, prefix="g-")
+    lag_for = 15 * 60 / SCALE  # the lag alert's `for`
+    outage = max(180.0, lag_for + 60)
+    # Comments keep coming until past when the lag alert can fire: 20 s before the stop, then
+    # the backlog's growth past the threshold, the alert's `for`, and a margin for scrapes.
+    events = mixed_stream(int(RATE * 20 + LAG_ALERT + RATE * (lag_for + 25)), 0, prefix="g-")
     with running_prometheus(config, tmp_path / "prometheus") as (url, _log):
         feeder = Feeder(settings, events, RATE).start()
         feeder.wait_sent(int(RATE * 20), timeout=120)
