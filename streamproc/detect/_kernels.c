@@ -78,8 +78,8 @@ done:
     return out;
 }
 
-/* Sorts n values of k significant bytes: one counting pass per byte (LSD radix), several times
- * faster than qsort's comparator calls on a few hundred values. `tmp` holds n values. */
+/* Sorts n values of k significant bytes (the low ones): one counting pass per byte (LSD radix),
+ * several times faster than qsort's comparator calls on a few hundred values. `tmp` holds n. */
 static void radix_sort(uint64_t *v, uint64_t *tmp, Py_ssize_t n, int k) {
     for (int byte = 0; byte < k; byte++) {
         Py_ssize_t count[257] = {0};
@@ -124,6 +124,17 @@ done:
     return out;
 }
 
+/* (*out)[j] = n for a new list; on failure *out is cleared and -1 returned. */
+static int put_count(PyObject **out, Py_ssize_t j, Py_ssize_t n) {
+    PyObject *value = PyLong_FromSsize_t(n);
+    if (value == NULL) {
+        Py_CLEAR(*out);
+        return -1;
+    }
+    PyList_SET_ITEM(*out, j, value);
+    return 0;
+}
+
 /* intersection_sizes(mine, others) -> list[int]: how many values each of `others` shares with
  * `mine`; all are buffers of sorted unique uint64 values (minhash.intersection_sizes). */
 static PyObject *intersection_sizes(PyObject *self, PyObject *args) {
@@ -156,12 +167,7 @@ static PyObject *intersection_sizes(PyObject *self, PyObject *args) {
             }
         }
         PyBuffer_Release(&other);
-        PyObject *n = PyLong_FromSsize_t(shared);
-        if (n == NULL) {
-            Py_CLEAR(out);
-            goto done;
-        }
-        PyList_SET_ITEM(out, j, n);
+        if (put_count(&out, j, shared) < 0) goto done;
     }
 done:
     Py_XDECREF(seq);
@@ -197,30 +203,12 @@ static PyObject *equal_bytes(PyObject *self, PyObject *args) {
         const unsigned char *d = (const unsigned char *)PyBytes_AS_STRING(item) + at;
         Py_ssize_t same = 0;
         for (Py_ssize_t r = 0; r < rows; r++) same += d[r] == s[r];
-        PyObject *n = PyLong_FromSsize_t(same);
-        if (n == NULL) {
-            Py_CLEAR(out);
-            goto done;
-        }
-        PyList_SET_ITEM(out, j, n);
+        if (put_count(&out, j, same) < 0) goto done;
     }
 done:
     Py_XDECREF(seq);
     PyBuffer_Release(&sig);
     return out;
-}
-
-/* Sorts n 32-bit values: one counting pass per byte (LSD radix); `tmp` holds n values. */
-static void radix_sort32(uint32_t *v, uint32_t *tmp, Py_ssize_t n) {
-    for (int shift = 0; shift < 32; shift += 8) {
-        Py_ssize_t count[257] = {0};
-        for (Py_ssize_t i = 0; i < n; i++) count[((v[i] >> shift) & 0xFF) + 1]++;
-        for (int c = 0; c < 256; c++) count[c + 1] += count[c];
-        for (Py_ssize_t i = 0; i < n; i++) tmp[count[(v[i] >> shift) & 0xFF]++] = v[i];
-        uint32_t *swap = v;
-        v = tmp;
-        tmp = swap;
-    } /* four passes: the result is back in the first buffer */
 }
 
 #define NGRAM_MULT 0x100000001B3ULL
@@ -241,13 +229,14 @@ static PyObject *char_features(PyObject *self, PyObject *args) {
     Py_ssize_t len = PyUnicode_GET_LENGTH(text) + 2, total = 0;
     for (int n = lo; n <= hi && n <= len; n++) total += len - n + 1;
     uint64_t *codes = PyMem_Malloc(2 * len * sizeof(uint64_t));
-    uint32_t *h = PyMem_Malloc(2 * (total ? total : 1) * sizeof(uint32_t));
+    uint64_t *h = PyMem_Malloc(2 * (total ? total : 1) * sizeof(uint64_t)); /* 32-bit values */
     double *values = PyMem_Malloc((total ? total : 1) * sizeof(double));
     PyObject *out = NULL;
     if (codes == NULL || h == NULL || values == NULL) {
         PyErr_NoMemory();
         goto done;
     }
+    uint32_t *distinct_hashes = (uint32_t *)(h + total); /* the sort's scratch, used after it */
     int kind = PyUnicode_KIND(text);
     const void *data = PyUnicode_DATA(text);
     uint64_t *acc = codes + len;
@@ -260,12 +249,12 @@ static PyObject *char_features(PyObject *self, PyObject *args) {
         if (n >= lo)
             for (Py_ssize_t i = 0; i + n <= len; i++) h[m++] = (uint32_t)((acc[i] * NGRAM_MIX) >> 32);
     }
-    radix_sort32(h, h + total, total);
+    radix_sort(h, h + total, total, 4);
     Py_ssize_t distinct = 0;
     for (Py_ssize_t i = 0; i < total; distinct++) {
         Py_ssize_t j = i + 1;
         while (j < total && h[j] == h[i]) j++;
-        h[distinct] = h[i];
+        distinct_hashes[distinct] = (uint32_t)h[i];
         values[distinct] = 1.0 + log((double)(j - i));
         i = j;
     }
@@ -277,7 +266,7 @@ static PyObject *char_features(PyObject *self, PyObject *args) {
         norm = sqrt(norm);
         for (Py_ssize_t i = 0; i < distinct; i++) values[i] /= norm;
     }
-    out = Py_BuildValue("(y#y#)", (const char *)h, distinct * (Py_ssize_t)sizeof(uint32_t),
+    out = Py_BuildValue("(y#y#)", (const char *)distinct_hashes, distinct * (Py_ssize_t)sizeof(uint32_t),
                         (const char *)values, distinct * (Py_ssize_t)sizeof(double));
 done:
     PyMem_Free(codes);
@@ -295,6 +284,7 @@ static PyMethodDef methods[] = {
     {NULL, NULL, 0, NULL},
 };
 
-static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_kernels", NULL, -1, methods};
+static struct PyModuleDef module = {
+    .m_base = PyModuleDef_HEAD_INIT, .m_name = "_kernels", .m_size = -1, .m_methods = methods};
 
 PyMODINIT_FUNC PyInit__kernels(void) { return PyModule_Create(&module); }
