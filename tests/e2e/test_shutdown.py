@@ -165,16 +165,18 @@ def test_a_worker_whose_broker_is_gone_still_stops_in_bounded_time(unique_name: 
         topics = prefixed_topics(unique_name)
         asyncio.run(ensure_topics(load_settings({}, brokers=broker.bootstrap, partitions=2, topics=topics)))
         log = tmp_path / "worker.log"
-        proc = _start(
-            ["streamproc", "worker"], log, _worker_env(broker.bootstrap, unique_name, topics, tmp_path)
-        )
+        env = {
+            **_worker_env(broker.bootstrap, unique_name, topics, tmp_path),
+            "STREAMPROC_SHUTDOWN_SECONDS": "8",
+        }
+        proc = _start(["streamproc", "worker"], log, env)
         try:
             _wait_for(log, "worker stages=", proc, 60)
             time.sleep(8)  # joined the group
             broker.stop(kill=True)
             time.sleep(2)
             code, took = _stop(proc, signal.SIGTERM)
-            assert took < 15 + 5, took  # STREAMPROC_SHUTDOWN_SECONDS=15, then it exits anyway
+            assert took < 8 + 5, took  # STREAMPROC_SHUTDOWN_SECONDS=8, then it exits anyway
             assert code in (0, 4), (code, log.read_text()[-2000:])  # 4: exited without a clean commit
         finally:
             if proc.poll() is None:
