@@ -28,7 +28,7 @@ RUN --mount=type=secret,id=ca \
     && pip install . && pip uninstall -y streamproc && rm -rf streamproc build ./*.egg-info
 
 # Without setup.py: the base images have no C compiler, so the duplicate core runs its numpy code
-# instead of the optional C kernels (same results, slower; the worker logs duplicate_core kernels=).
+# instead of the optional C kernels (same results, slower; the worker logs detection_kernels=).
 COPY streamproc ./streamproc
 RUN --mount=type=secret,id=ca \
     if [ -s /run/secrets/ca ]; then export PIP_CERT=/run/secrets/ca; fi; \

@@ -148,8 +148,7 @@ class StreamGroup:
         self.stages = build_stages(settings, self.group)
         self.chain = Chain(self.stages, partitions, metrics)
         self.duplicate_config = duplicate_config(settings)  # one per process: its caches are shared
-        if "duplicates" in self.group.names:
-            log.info("duplicate_core kernels=%s", kernels())  # numpy: built without a C compiler
+        log.info("detection_kernels=%s", kernels())  # numpy: installed without a C compiler
         self.app = App(
             self.group.group_id,
             broker=settings.broker_urls,
