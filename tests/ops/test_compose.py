@@ -24,7 +24,24 @@ from streamproc.errors import DecodeError
 from streamproc.events import decode_comment
 from tests.ops.support import GRAFANA_DIR, PROMETHEUS_DIR, REPO
 
-SCHEMA = REPO / ".." / "shared" / "schemas" / "compose-spec.json"
+SHARED_SCHEMA = Path("shared") / "schemas" / "compose-spec.json"
+
+
+def _schema() -> Path:
+    """The Compose Specification schema, kept (not copied) in the `shared` folder beside the
+    checkout; for a clone of a local checkout (a rehearsal of CI in a temporary directory), beside
+    the checkout it was cloned from."""
+    places = [REPO.parent]
+    origin = subprocess.run(
+        ["git", "-C", str(REPO), "config", "--get", "remote.origin.url"], capture_output=True, text=True
+    ).stdout.strip()
+    if origin and Path(origin).is_dir():
+        places.append(Path(origin).resolve().parent)
+    found = [place / SHARED_SCHEMA for place in places if (place / SHARED_SCHEMA).is_file()]
+    assert found, f"Compose Specification schema missing: looked for {SHARED_SCHEMA} in {places}"
+    return found[0]
+
+
 IMAGE_TAG = re.compile(r"^[\w./-]+:[\w][\w.-]*$")
 
 
@@ -71,8 +88,7 @@ def host_ports(service: dict[str, Any]) -> Iterator[str]:
 
 
 def test_valid_against_the_compose_specification(compose: dict[str, Any]) -> None:
-    assert SCHEMA.is_file(), f"Compose Specification schema missing at {SCHEMA.resolve()}"
-    schema = json.loads(SCHEMA.read_text())
+    schema = json.loads(_schema().read_text())
     validator = jsonschema.Draft7Validator(schema)
     errors = sorted(validator.iter_errors(compose), key=lambda e: list(e.path))
     assert not errors, "\n".join(f"{'/'.join(map(str, e.path))}: {e.message}" for e in errors)
