@@ -25,6 +25,11 @@ records no one processed. A stream partition then waited for good at the end of 
 later record showed the hole; tests/e2e/test_duplicates_takeover.py), and a recovery waited for
 changelog records that never came (tests/e2e/test_feedback.py), each until the watchdog
 restarted the worker. The copy takes one snapshot of the set for both the fetch and the check.
+
+`SnapshotConsumer` also lowers the worker consumer's fetch wait from Faust's fixed 1.5 s to
+FETCH_MAX_WAIT_MS. A broker answers the requests of one connection in order, so while a fetch
+waits for records that do not come, the consumer's other requests to that broker wait behind it:
+each step of a recovery (highwaters, offsets, seeks) cost up to 1.5 s, six of them per rebalance.
 """
 
 from __future__ import annotations
@@ -32,11 +37,14 @@ from __future__ import annotations
 import asyncio
 from typing import Any, cast
 
+from aiokafka import AIOKafkaConsumer
 from faust.tables import TableManager
 from faust.tables.recovery import Recovery
 from faust.transport.consumer import RecordMap
-from faust.transport.drivers.aiokafka import Consumer, ensure_aiokafka_TP
+from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread, Consumer, ensure_aiokafka_TP
 from faust.types import TP
+
+FETCH_MAX_WAIT_MS = 100  # how long the broker may hold a fetch that finds no records
 
 
 class SeekFirstRecovery(Recovery):
@@ -102,7 +110,17 @@ class SeekFirstTableManager(TableManager):
         return self._recovery
 
 
+class ShortWaitConsumerThread(AIOKafkaConsumerThread):
+    def _create_worker_consumer(self, transport: Any) -> AIOKafkaConsumer:
+        consumer = super()._create_worker_consumer(transport)
+        consumer._fetch_max_wait_ms = FETCH_MAX_WAIT_MS  # read when it starts its fetcher
+        return consumer
+
+
 class SnapshotConsumer(Consumer):
+    def _new_consumer_thread(self) -> AIOKafkaConsumerThread:
+        return ShortWaitConsumerThread(self, loop=self.loop, beacon=self.beacon)
+
     async def _wait_next_records(self, timeout: float) -> tuple[RecordMap | None, set[TP] | None]:
         if not self.flow_active:
             await self.wait(self.can_resume_flow)  # type: ignore[arg-type]

@@ -127,3 +127,23 @@ def test_the_snapshot_consumer_is_fausts_code_with_the_set_copied() -> None:
     assert [line.replace(copy, "self._get_active_partitions()") for line in ours] == body(
         Consumer._wait_next_records
     ), "Faust's _wait_next_records changed: update SnapshotConsumer in streamproc/recovery.py from it"
+
+
+async def test_the_worker_consumer_waits_briefly_for_records() -> None:
+    """Faust creates its worker consumer with a fixed 1.5 s fetch wait; the broker answers one
+    connection's requests in order, so every recovery step waited behind an idle fetch."""
+    import faust
+    from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
+
+    from streamproc.recovery import FETCH_MAX_WAIT_MS, use_snapshot_consumer
+
+    def fetch_wait(app: faust.App) -> int:
+        thread = app.consumer._thread  # type: ignore[attr-defined]
+        assert isinstance(thread, AIOKafkaConsumerThread)
+        consumer = thread._create_worker_consumer(app.transport)
+        return consumer._fetch_max_wait_ms  # type: ignore[no-any-return]
+
+    assert fetch_wait(faust.App("t-faust", autodiscover=False, web_enabled=False)) == 1500
+    app = faust.App("t-ours", autodiscover=False, web_enabled=False)
+    use_snapshot_consumer(app)
+    assert fetch_wait(app) == FETCH_MAX_WAIT_MS < 1500
