@@ -31,7 +31,8 @@ from tests.support.workers import WorkerProcess, prefixed_topics
 pytestmark = [pytest.mark.e2e, pytest.mark.faults]
 
 SCALE = float(os.environ.get("STREAMPROC_FAULT_ALERT_SCALE", "30"))
-RATE = 60.0  # comments/s: the backlog passes the lag alert's 1,000 messages in 17 s
+RATE = 100.0  # comments/s: the backlog passes the lag alert's 1,000 messages in 10 s
+BEFORE_STOP = 10.0  # seconds of comments judged by both groups before the back one stops
 LAG_ALERT = 1000  # StreamprocConsumerLagGrowing's threshold (messages)
 ALERTS = ("StreamprocNoVerdicts", "StreamprocConsumerLagGrowing")
 
@@ -55,12 +56,13 @@ def test_a_stopped_stage_group_catches_up_and_the_alerts_fire_meanwhile(
     config["rule_files"] = [str(rules)]
     lag_for = 15 * 60 / SCALE  # the lag alert's `for`
     outage = max(180.0, lag_for + 60)
-    # Comments keep coming until past when the lag alert can fire: 20 s before the stop, then
-    # the backlog's growth past the threshold, the alert's `for`, and a margin for scrapes.
-    events = mixed_stream(int(RATE * 20 + LAG_ALERT + RATE * (lag_for + 25)), 0, prefix="g-")
+    # Comments keep coming until both alerts fire (the lag alert needs a growing backlog), then
+    # stop: enough for the backlog's growth past the threshold, the alert's `for`, the lag gauge's
+    # 15 s period and scrapes, with a margin.
+    events = mixed_stream(int(RATE * BEFORE_STOP + LAG_ALERT + RATE * (lag_for + 60)), 0, prefix="g-")
     with running_prometheus(config, tmp_path / "prometheus") as (url, _log):
         feeder = Feeder(settings, events, RATE).start()
-        feeder.wait_sent(int(RATE * 20), timeout=120)
+        feeder.wait_sent(int(RATE * BEFORE_STOP), timeout=120)
         back.stop()  # SIGTERM: the whole spam,decide group is down
         stopped = time.monotonic()
         fired: dict[str, float] = {}
@@ -68,14 +70,14 @@ def test_a_stopped_stage_group_catches_up_and_the_alerts_fire_meanwhile(
             for name in _firing(url) & set(ALERTS):
                 fired.setdefault(name, time.monotonic() - stopped)
             time.sleep(2)
+        feeder.stop()  # what was sent is the backlog the back group must catch up on
         lag = query(url, f'max by (group) (streamproc_group_lag{{group="{unique_name}-spam-decide"}})')
         print(
             f"\nback group down for {time.monotonic() - stopped:.0f} s; alerts fired after {fired}; lag {lag['data']['result']}"
         )
         assert set(fired) == set(ALERTS), f"fired: {fired}; firing now: {_firing(url)}"
         back.start()  # the same group, back again
-        feeder.wait(timeout=len(events) / RATE + 120)
         report, took = audit_until_complete(settings, timeout=300)
-        print(f"{report.render()}\ncaught up {took:.0f} s after the feed ended")
+        print(f"{report.render()}\ncaught up {took:.0f} s after the restart ({feeder.sent} comments sent)")
         assert report.ok, report.render() + front.log() + back.log()
         front.assert_alive()

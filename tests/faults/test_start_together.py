@@ -24,7 +24,7 @@ def test_two_groups_of_two_workers_started_together(
     topics = prefixed_topics(unique_name)
     settings = load_settings({}, brokers=kafka.bootstrap, partitions=4, topics=topics)
     asyncio.run(ensure_topics(settings))
-    feeder = Feeder(settings, mixed_stream(1000, 20, prefix=f"r{run}-"), rate=40).start()
+    feeder = Feeder(settings, mixed_stream(600, 12, prefix=f"r{run}-"), rate=40).start()
     workers = [
         start_worker(
             kafka.bootstrap, unique_name, stages=stages, partitions=4, topics=topics, store="rocksdb://",
