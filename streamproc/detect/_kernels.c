@@ -1,6 +1,7 @@
-/* The detection cores' inner loops in C: the same results as the numpy code in minhash.py,
- * duplicates.py and ngrams.py (bit for bit; the spam feature weights to the last bits of a float),
- * without numpy's per-call cost, which dominates on texts of a few hundred characters.
+/* The detection cores' inner loops in C: the same results as the numpy and Python code in
+ * minhash.py, duplicates.py, text.py and ngrams.py (bit for bit; the spam feature weights to the
+ * last bits of a float), without numpy's per-call cost or Python's per-item one, which dominate on
+ * texts of a few hundred characters and the few dozen candidates of each comment.
  * tests/unit/detect/test_kernels.py compares the two.
  *
  * Optional: when this module is not built (no C compiler at install time), native.py says so and
@@ -211,6 +212,170 @@ done:
     return out;
 }
 
+static int cmp_u32(const void *a, const void *b) {
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* near_records(sig, postings, get, at, rows, floor) -> list[tuple[bytes, int]]: the duplicate
+ * index's candidates in one pass. `postings` holds bytes of big-endian uint32 arrival numbers (or
+ * None); each distinct number, as its 4-byte key, is read with `get` (None: gone); a record whose
+ * `rows` bytes from `at` equal `sig`'s in at least `floor` places is returned with that count. */
+static PyObject *near_records(PyObject *self, PyObject *args) {
+    Py_buffer sig;
+    PyObject *postings, *get;
+    Py_ssize_t at, rows;
+    double floor;
+    if (!PyArg_ParseTuple(args, "y*OOnnd", &sig, &postings, &get, &at, &rows, &floor)) return NULL;
+    PyObject *seq = PySequence_Fast(postings, "near_records: postings must be a sequence");
+    PyObject *out = NULL;
+    uint32_t *seqs = NULL;
+    if (seq == NULL) goto done;
+    if (at < 0 || rows < 0 || sig.len < rows) {
+        PyErr_SetString(PyExc_ValueError, "near_records: the signature is shorter than rows");
+        goto done;
+    }
+    Py_ssize_t count = PySequence_Fast_GET_SIZE(seq), total = 0;
+    for (Py_ssize_t j = 0; j < count; j++) {
+        PyObject *item = PySequence_Fast_GET_ITEM(seq, j);
+        if (item == Py_None) continue;
+        if (!PyBytes_Check(item) || PyBytes_GET_SIZE(item) % 4) {
+            PyErr_SetString(PyExc_ValueError, "near_records: each posting must be None or bytes of uint32s");
+            goto done;
+        }
+        total += PyBytes_GET_SIZE(item) / 4;
+    }
+    seqs = malloc(sizeof(uint32_t) * (total ? total : 1));
+    if (seqs == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    Py_ssize_t n = 0;
+    for (Py_ssize_t j = 0; j < count; j++) {
+        PyObject *item = PySequence_Fast_GET_ITEM(seq, j);
+        if (item == Py_None) continue;
+        const unsigned char *b = (const unsigned char *)PyBytes_AS_STRING(item);
+        for (Py_ssize_t i = 0; i < PyBytes_GET_SIZE(item); i += 4)
+            seqs[n++] = (uint32_t)b[i] << 24 | (uint32_t)b[i + 1] << 16 | (uint32_t)b[i + 2] << 8 | b[i + 3];
+    }
+    qsort(seqs, (size_t)n, sizeof(uint32_t), cmp_u32);
+    out = PyList_New(0);
+    if (out == NULL) goto done;
+    const unsigned char *s = sig.buf;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (i && seqs[i] == seqs[i - 1]) continue;
+        unsigned char k[4] = {seqs[i] >> 24, seqs[i] >> 16 & 0xFF, seqs[i] >> 8 & 0xFF, seqs[i] & 0xFF};
+        PyObject *key = PyBytes_FromStringAndSize((const char *)k, 4);
+        PyObject *data = key == NULL ? NULL : PyObject_CallOneArg(get, key);
+        Py_XDECREF(key);
+        if (data == NULL) {
+            Py_CLEAR(out);
+            goto done;
+        }
+        if (data == Py_None) {
+            Py_DECREF(data);
+            continue;
+        }
+        if (!PyBytes_Check(data) || PyBytes_GET_SIZE(data) < at + rows) {
+            Py_DECREF(data);
+            PyErr_SetString(PyExc_ValueError, "near_records: each record must be bytes holding the rows");
+            Py_CLEAR(out);
+            goto done;
+        }
+        const unsigned char *d = (const unsigned char *)PyBytes_AS_STRING(data) + at;
+        Py_ssize_t same = 0;
+        for (Py_ssize_t r = 0; r < rows; r++) same += d[r] == s[r];
+        PyObject *pair = same >= floor ? Py_BuildValue("(On)", data, same) : NULL;
+        Py_DECREF(data);
+        if (same < floor) continue;
+        if (pair == NULL || PyList_Append(out, pair) < 0) {
+            Py_XDECREF(pair);
+            Py_CLEAR(out);
+            goto done;
+        }
+        Py_DECREF(pair);
+    }
+done:
+    free(seqs);
+    Py_XDECREF(seq);
+    PyBuffer_Release(&sig);
+    return out;
+}
+
+static inline int ascii_word_char(unsigned char b) {
+    return (b >= 'a' && b <= 'z') || (b >= 'A' && b <= 'Z') || (b >= '0' && b <= '9') || b == '_';
+}
+
+/* ascii_words(text) -> str: the end of text.normalise_duplicate for ASCII text in one pass: every
+ * run of characters other than [A-Za-z0-9_] becomes one space (none at the ends), and a run of
+ * three or more of one letter a-z is cut to two. */
+static PyObject *ascii_words(PyObject *self, PyObject *args) {
+    PyObject *text;
+    if (!PyArg_ParseTuple(args, "U", &text)) return NULL;
+    if (!PyUnicode_IS_ASCII(text)) {
+        PyErr_SetString(PyExc_ValueError, "ascii_words: the text must be ASCII");
+        return NULL;
+    }
+    Py_ssize_t n = PyUnicode_GET_LENGTH(text), j = 0;
+    const unsigned char *in = PyUnicode_1BYTE_DATA(text);
+    unsigned char *out = malloc(n ? n : 1);
+    if (out == NULL) return PyErr_NoMemory();
+    int space = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        unsigned char b = in[i];
+        if (!ascii_word_char(b)) {
+            space = j > 0;
+            continue;
+        }
+        if (space) {
+            out[j++] = ' ';
+            space = 0;
+        }
+        if (b >= 'a' && b <= 'z' && j >= 2 && out[j - 1] == b && out[j - 2] == b) continue;
+        out[j++] = b;
+    }
+    PyObject *result = PyUnicode_DecodeASCII((const char *)out, j, NULL);
+    free(out);
+    return result;
+}
+
+/* band_keys(sig, plan) -> list[int]: for each (number, lo, hi) in `plan` (int32 triples, native
+ * order), number | the big-endian integer of sig[lo:hi] (at most three bytes). */
+static PyObject *band_keys(PyObject *self, PyObject *args) {
+    Py_buffer sig, plan;
+    if (!PyArg_ParseTuple(args, "y*y*", &sig, &plan)) return NULL;
+    PyObject *out = NULL;
+    if (plan.len % (3 * sizeof(int32_t))) {
+        PyErr_SetString(PyExc_ValueError, "band_keys: the plan must be int32 triples");
+        goto done;
+    }
+    Py_ssize_t count = plan.len / (3 * sizeof(int32_t));
+    const int32_t *p = plan.buf;
+    const unsigned char *s = sig.buf;
+    out = PyList_New(count);
+    if (out == NULL) goto done;
+    for (Py_ssize_t j = 0; j < count; j++) {
+        int32_t number = p[3 * j], lo = p[3 * j + 1], hi = p[3 * j + 2];
+        if (lo < 0 || hi < lo || hi - lo > 3 || hi > sig.len) {
+            PyErr_SetString(PyExc_ValueError, "band_keys: a band is outside the signature");
+            Py_CLEAR(out);
+            goto done;
+        }
+        int64_t key = 0;
+        for (int32_t r = lo; r < hi; r++) key = key << 8 | s[r];
+        PyObject *item = PyLong_FromLongLong(key | number);
+        if (item == NULL) {
+            Py_CLEAR(out);
+            goto done;
+        }
+        PyList_SET_ITEM(out, j, item);
+    }
+done:
+    PyBuffer_Release(&sig);
+    PyBuffer_Release(&plan);
+    return out;
+}
+
 #define NGRAM_MULT 0x100000001B3ULL
 #define NGRAM_MIX 0x9E3779B97F4A7C15ULL
 
@@ -280,6 +445,9 @@ static PyMethodDef methods[] = {
     {"exact_shingles", exact_shingles, METH_VARARGS, "Sorted unique k-byte windows as native uint64 bytes."},
     {"intersection_sizes", intersection_sizes, METH_VARARGS, "Shared values of sorted unique uint64 buffers."},
     {"equal_bytes", equal_bytes, METH_VARARGS, "Equal signature bytes of each record at an offset."},
+    {"band_keys", band_keys, METH_VARARGS, "LSH band keys of a signature from a plan of (number, lo, hi)."},
+    {"ascii_words", ascii_words, METH_VARARGS, "normalise_duplicate's word runs and letter repeats of ASCII text."},
+    {"near_records", near_records, METH_VARARGS, "Distinct indexed records whose signature estimate reaches a floor."},
     {"char_features", char_features, METH_VARARGS, "The spam model's character n-gram hashes and weights."},
     {NULL, NULL, 0, NULL},
 };

@@ -49,6 +49,7 @@ from streamproc.detect.minhash import (
     intersection_sizes,
     shingle_set,
 )
+from streamproc.detect.native import C as _kernels
 from streamproc.detect.text import normalise, normalise_duplicate
 from streamproc.events import Reason, StageResult
 
@@ -336,6 +337,28 @@ class Record:
         return cls(int.from_bytes(seq, "big"), sighting, mask, sig, text, tuple(found))
 
 
+def _near_records(
+    sig: bytes,
+    postings: Sequence[bytes | None],
+    get: Callable[[bytes], bytes | None],
+    rows: int,
+    floor: float,
+) -> list[tuple[bytes, int]]:
+    """The records of the arrival numbers in `postings` (each once: a comment shares several keys)
+    whose signature has at least `floor` of its first `rows` bytes equal to `sig`'s, with that
+    count; in one C pass when the kernels are built."""
+    if _kernels is not None:
+        near: list[tuple[bytes, int]] = _kernels.near_records(sig, postings, get, _SIG_AT, rows, floor)
+        return near
+    # integers dedupe faster than slices
+    found = [seq.to_bytes(4, "big") for seq in set(_seqs(b"".join([r for r in postings if r])))]
+    datas = [d for d in map(get, found) if d is not None]  # None: evicted, or a crash
+    if not datas:
+        return []
+    counts = equal_bytes(sig, datas, _SIG_AT, rows)  # one vectorised comparison of them all
+    return [(data, same) for data, same in zip(datas, counts, strict=True) if same >= floor]
+
+
 def _u32(seq: int) -> bytes:
     return (seq & _U32).to_bytes(4, "big")
 
@@ -478,10 +501,6 @@ class DuplicateShard:
         decides the rest (and says 1.0 only for the same text)."""
         config = self.config
         new = p.sighting
-        # Each candidate once (a comment shares several keys): integers dedupe faster than slices.
-        found = [seq.to_bytes(4, "big") for seq in set(_seqs(b"".join([rows for rows in postings if rows])))]
-        if not found:
-            return []
         rows = config.params.layout.end  # the rows every signature has: what the estimate compares
         # equal bytes for an estimate at the floor and at the ceiling (b-bit: two different minima
         # agree by chance once in 256)
@@ -489,18 +508,12 @@ class DuplicateShard:
         ceiling = rows * ((config.threshold + REJECT_MARGIN) * (1 - 1 / 256) + 1 / 256)
         if len(p.sig) > rows:  # a short text: its exact Jaccard is cheap, and one word moves it a lot
             ceiling = rows + 1
-        # One vectorised comparison of every candidate's signature: most are dropped here.
-        datas = [d for d in map(self.records.get, found) if d is not None]  # None: evicted, or a crash
-        if not datas:
-            return []
-        counts = equal_bytes(p.sig, datas, _SIG_AT, rows)
+        near = _near_records(p.sig, postings, self.records.get, rows, floor)  # most are dropped here
         # Who and when as plain tuples: most candidates are dropped, only matches become Sightings.
         taken: list[tuple[tuple[str, int, int, float], float]] = []
         unsure: list[tuple[str, int, int, float]] = []  # near the threshold: the exact Jaccard decides
         texts: list[bytes] = []
-        for data, same in zip(datas, counts, strict=True):
-            if same < floor:
-                continue
+        for data, same in near:
             _, _, at, author, thread, _, n_sig, n_text, n_id = _RECORD.unpack_from(data)
             i = _SIG_AT + n_sig
             cid = data[i + n_text : i + n_text + n_id].decode()

@@ -227,6 +227,7 @@ class MinHasher:
         self._b = rng.integers(0, _MASK32, size=params.rows, dtype=np.uint32, endpoint=True)
         self._a_col, self._b_col = self._a[:, None].copy(), self._b[:, None].copy()
         self._plans: dict[int, list[tuple[int, int, int]]] = {}  # band_keys' slices by length
+        self._packed_plans: dict[int, bytes] = {}  # the same as int32 triples, for the C kernel
 
     def signature_of(self, norm: str) -> bytes:
         """The signature of a normalised text's k-grams: `signature(shingle_hashes(norm, k))`, in
@@ -258,6 +259,10 @@ class MinHasher:
         plan = self._plans.get(len(sig))
         if plan is None:
             plan = self._plans[len(sig)] = self._plan(len(sig))
+            self._packed_plans[len(sig)] = np.array(plan, dtype=np.int32).tobytes()
+        if _kernels is not None:
+            keys: list[int] = _kernels.band_keys(sig, self._packed_plans[len(sig)])
+            return keys
         return [number | int.from_bytes(sig[lo:hi], "big") for number, lo, hi in plan]
 
     def _plan(self, length: int) -> list[tuple[int, int, int]]:

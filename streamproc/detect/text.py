@@ -6,6 +6,8 @@ import html
 import re
 import unicodedata
 
+from streamproc.detect.native import C as _kernels
+
 # Invisible characters spammers put inside words and hosts to dodge filters.
 INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad\u180e"), None)
 _TAG = re.compile(r"<[^>]{0,2000}>")
@@ -113,6 +115,16 @@ def _strip_marks(text: str) -> str:
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
 
+def ascii_words(text: str) -> str:
+    """ASCII text's runs of non-word characters as single spaces (none at the ends), and runs of
+    three or more of one letter cut to two; in one C pass when the kernels are built."""
+    if _kernels is not None:
+        words: str = _kernels.ascii_words(text)
+        return words
+    text = " ".join(text.encode().translate(_ASCII_NON_WORD).decode().split())
+    return _REPEAT_ASCII.sub(r"\1\1", text)
+
+
 def normalise_duplicate(text: str) -> str:
     """Canonical form for near-duplicate fingerprints: what a reader sees (HTML, entities and
     invisible characters gone), case-folded, accents and look-alike letters folded to Latin,
@@ -127,7 +139,6 @@ def normalise_duplicate(text: str) -> str:
     if _LEET_CHAR.search(text):
         text = _LEET_WORD.sub(lambda m: m.group().translate(_LEET), text)
     if text.isascii():
-        text = " ".join(text.encode().translate(_ASCII_NON_WORD).decode().split())
-        return _REPEAT_ASCII.sub(r"\1\1", text)
+        return ascii_words(text)
     text = _NON_WORD.sub(" ", text)
     return _REPEAT.sub(r"\1\1", text).strip()

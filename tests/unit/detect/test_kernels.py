@@ -13,7 +13,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from streamproc.detect import minhash, native, ngrams
+from streamproc.detect import duplicates, minhash, native, ngrams
+from streamproc.detect import text as text_module
 from streamproc.detect.duplicates import DuplicateConfig, DuplicateShard, probe
 from streamproc.detect.minhash import LshParams, MinHasher, shingle_hashes
 
@@ -32,13 +33,16 @@ def test_the_kernels_are_built() -> None:
 
 @contextmanager
 def numpy_only() -> Iterator[None]:
-    """The numpy code, as an install without a C compiler runs it."""
-    saved = minhash._kernels, ngrams._kernels
-    minhash._kernels = ngrams._kernels = None
+    """The numpy and Python code, as an install without a C compiler runs it."""
+    modules = (minhash, ngrams, duplicates, text_module)
+    saved = [m._kernels for m in modules]
+    for m in modules:
+        m._kernels = None
     try:
         yield
     finally:
-        minhash._kernels, ngrams._kernels = saved
+        for m, k in zip(modules, saved, strict=True):
+            m._kernels = k
 
 
 @settings(max_examples=300, deadline=None)
@@ -84,6 +88,56 @@ def test_equal_bytes_equal_numpy(sig: bytes, datas: list[bytes], at: int) -> Non
     assert built == [sum(a == b for a, b in zip(d[at : at + 48], sig[:48], strict=True)) for d in datas]
 
 
+@settings(max_examples=200, deadline=None)
+@given(
+    sig=st.binary(min_size=48, max_size=72),
+    records=st.dictionaries(st.integers(0, 60), st.binary(min_size=80, max_size=120), max_size=40),
+    postings=st.lists(st.none() | st.lists(st.integers(0, 80), max_size=12), max_size=16),
+    floor=st.floats(0, 49),
+)
+def test_near_records_equal_numpy(
+    sig: bytes, records: dict[int, bytes], postings: list[list[int] | None], floor: float
+) -> None:
+    """The index's candidates: each arrival number once, gone ones (no record) skipped, only those
+    whose estimate reaches the floor, with their equal-byte counts."""
+    store = {seq.to_bytes(4, "big"): data for seq, data in records.items()}
+    packed = [None if p is None else b"".join(s.to_bytes(4, "big") for s in p) for p in postings]
+    built = duplicates._near_records(sig, packed, store.get, 48, floor)
+    with numpy_only():
+        expected = duplicates._near_records(sig, packed, store.get, 48, floor)
+    assert sorted(built) == sorted(expected)
+    at = duplicates._SIG_AT
+    wanted = {s.to_bytes(4, "big") for p in postings if p for s in p} & store.keys()
+    counts = [
+        (store[k], sum(a == b for a, b in zip(store[k][at : at + 48], sig[:48], strict=True))) for k in wanted
+    ]
+    assert sorted(built) == sorted((data, n) for data, n in counts if n >= floor)
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=latin1)
+def test_band_keys_equal_python(text: str) -> None:
+    """Long and short texts: a short text's signature has the short layout's bands too."""
+    hasher = DuplicateConfig().hasher
+    sig = hasher.signature_of(text)
+    built = hasher.band_keys(sig)
+    with numpy_only():
+        assert built == hasher.band_keys(sig)
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    raw=st.text(st.characters(max_codepoint=127), max_size=200)
+    | st.lists(
+        st.sampled_from(["a", "aa", "ooo", "Z", "_", "1", " ", "\t", "!", "..", "x"]), max_size=60
+    ).map("".join)
+)
+def test_ascii_words_equal_python(raw: str) -> None:
+    built = text_module.ascii_words(raw)
+    with numpy_only():
+        assert built == text_module.ascii_words(raw)
+
+
 @settings(max_examples=300, deadline=None)
 @given(low=st.text(max_size=300))
 def test_char_features_equal_numpy(low: str) -> None:
@@ -112,6 +166,18 @@ def test_bad_arguments_raise_not_crash() -> None:
         kernels.intersection_sizes(np.zeros(2, np.uint64), [object()])
     with pytest.raises(ValueError):
         kernels.char_features("spam", 3, 2)
+    with pytest.raises(ValueError):
+        kernels.ascii_words("café")
+    with pytest.raises(ValueError):
+        kernels.band_keys(b"abc", np.array([0, 2, 4], np.int32).tobytes())  # past the signature's end
+    with pytest.raises(ValueError):
+        kernels.band_keys(b"abc", b"\x00" * 5)
+    with pytest.raises(ValueError):
+        kernels.near_records(b"abcd", [b"\x00\x00\x01"], {}.get, 0, 4, 1.0)  # not whole uint32s
+    with pytest.raises(ValueError):
+        kernels.near_records(b"abcd", [b"\x00\x00\x00\x01"], {b"\x00\x00\x00\x01": b"ab"}.get, 0, 4, 1.0)
+    with pytest.raises(ZeroDivisionError):  # an error in the store's get comes through
+        kernels.near_records(b"abcd", [b"\x00\x00\x00\x01"], lambda key: 1 / 0, 0, 4, 1.0)
 
 
 def test_a_shard_finds_the_same_matches_without_the_kernels() -> None:
