@@ -244,9 +244,13 @@ def key_partition(key: int, partitions: int) -> int:
 
 
 def keys_by_partition(keys: Iterable[int], partitions: int) -> dict[int, list[int]]:
+    if partitions == 1:  # `check`, and a one-partition topic: no hashing
+        keys = list(keys)
+        return {0: keys} if keys else {}
     out: dict[int, list[int]] = {}
+    crc32 = zlib.crc32
     for key in keys:
-        out.setdefault(key_partition(key, partitions), []).append(key)
+        out.setdefault(crc32(key.to_bytes(4, "big")) % partitions, []).append(key)
     return dict(sorted(out.items()))
 
 

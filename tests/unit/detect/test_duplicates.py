@@ -5,6 +5,8 @@ The shard's state (records, derived index, rebuild, bounds) is in test_duplicate
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from streamproc.detect.duplicates import (
     DuplicateConfig,
@@ -259,3 +261,11 @@ def test_short_layout_predicts_more_recall_at_low_similarity() -> None:
     assert params.collision_probability(0.5) == pytest.approx(params.layout.collision_probability(0.5))
     short = params.collision_probability(0.5, shingle_count=20)
     assert short > 0.99 > params.collision_probability(0.5)
+
+
+@given(keys=st.lists(st.integers(0, 2**32 - 1), max_size=40), partitions=st.integers(1, 12))
+def test_keys_go_to_the_partition_key_partition_names(keys: list[int], partitions: int) -> None:
+    groups = keys_by_partition(keys, partitions)
+    assert sorted(k for ks in groups.values() for k in ks) == sorted(keys)
+    assert all(key_partition(k, partitions) == p for p, ks in groups.items() for k in ks)
+    assert list(groups) == sorted(groups)
