@@ -68,6 +68,7 @@ class Settings:
         shutdown_seconds seconds a stop may take before the process exits without a clean commit (30)
         stall_seconds    seconds an input partition with waiting messages may go without progress (120)
         stall_action     restart (re-execute in place) or exit (code 3, for a supervisor) ("restart")
+        group_lag_seconds how often a worker reads every stage group's lag from the brokers (15)
         max_in_flight    comments read and not yet finished beyond which a worker pauses fetching its
                          input until half are done (1000)
         security_protocol PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL ("PLAINTEXT")
@@ -101,6 +102,7 @@ class Settings:
     shutdown_seconds: float = 30.0
     stall_seconds: float = 120.0
     stall_action: str = "restart"
+    group_lag_seconds: float = 15.0
     max_in_flight: int = 1000
     security_protocol: str = "PLAINTEXT"
     sasl_mechanism: str = "PLAIN"
@@ -117,8 +119,10 @@ class Settings:
             raise ConfigError(
                 f"stall_action {self.stall_action!r} is invalid: choose from {', '.join(STALL_ACTIONS)}"
             )
-        if min(self.session_timeout, self.shutdown_seconds, self.stall_seconds) <= 0:
-            raise ConfigError("session_timeout, shutdown_seconds and stall_seconds must be positive")
+        if min(self.session_timeout, self.shutdown_seconds, self.stall_seconds, self.group_lag_seconds) <= 0:
+            raise ConfigError(
+                "session_timeout, shutdown_seconds, stall_seconds and group_lag_seconds must be positive"
+            )
         if not 0 < self.hold_threshold <= self.reject_threshold <= 1:
             raise ConfigError(
                 "thresholds must satisfy 0 < hold_threshold <= reject_threshold <= 1, got "

@@ -59,7 +59,6 @@ log = logging.getLogger("streamproc.stream")
 
 LAG_INTERVAL_SECONDS = 5.0
 WATCH_SECONDS = 10.0  # how often the watchdog looks
-GROUP_LAG_SECONDS = 15.0  # how often every stage group's lag is read from the brokers
 REBALANCE_STALL_FACTOR = 5  # a rebalance or recovery may take this many stall periods
 LEAVE_SECONDS = 5.0  # how long a stalled worker tries to leave its group before it acts
 STALL_REPORT_SECONDS = 20.0  # a stall is visible (metric, /healthz) this long before the restart
@@ -258,7 +257,7 @@ class StreamGroup:
         app.on_partitions_assigned.connect(self._on_assigned)
         self._timer(LAG_INTERVAL_SECONDS, self._record_lag)
         self._timer(WATCH_SECONDS, self._watch)
-        self._timer(GROUP_LAG_SECONDS, self._record_group_lag)
+        self._timer(self.settings.group_lag_seconds, self._record_group_lag)
         self.metrics.stalled.set(0)
         self.metrics.info.info({"version": __version__, "stages": ",".join(group.names)})
 

@@ -4,9 +4,9 @@ real Prometheus scraping the workers, and once the group is started again every 
 verdict (audit: 0 missing).
 
 The alert rules are deploy/prometheus/alerts.yml with every duration divided by
-STREAMPROC_FAULT_ALERT_SCALE (30 in CI: `for: 15m` becomes 30 s, `[5m]` becomes `[10s]`; the
-expressions and thresholds are unchanged), so the outage lasts about a minute, not a quarter of an
-hour.
+STREAMPROC_FAULT_ALERT_SCALE (60 in CI: `for: 15m` becomes 15 s, `[5m]` becomes `[5s]`; the
+expressions and thresholds are unchanged), and the workers read the groups' lag every 15 s divided
+by the same (at least every second), so the outage lasts under a minute, not a quarter of an hour.
 By hand, STREAMPROC_FAULT_ALERT_SCALE=1 runs it at the production clock.
 """
 
@@ -30,7 +30,7 @@ from tests.support.workers import WorkerProcess, prefixed_topics
 
 pytestmark = [pytest.mark.e2e, pytest.mark.faults]
 
-SCALE = float(os.environ.get("STREAMPROC_FAULT_ALERT_SCALE", "30"))
+SCALE = float(os.environ.get("STREAMPROC_FAULT_ALERT_SCALE", "60"))
 RATE = 100.0  # comments/s: the backlog passes the lag alert's 1,000 messages in 10 s
 BEFORE_STOP = 10.0  # seconds of comments judged by both groups before the back one stops
 LAG_ALERT = 1000  # StreamprocConsumerLagGrowing's threshold (messages)
@@ -48,8 +48,11 @@ def test_a_stopped_stage_group_catches_up_and_the_alerts_fire_meanwhile(
     topics = prefixed_topics(unique_name)
     settings = load_settings({}, brokers=kafka.bootstrap, partitions=2, topics=topics)
     asyncio.run(ensure_topics(settings))
-    front = start_worker(kafka.bootstrap, unique_name, stages="links,duplicates", topics=topics, name="front")
-    back = start_worker(kafka.bootstrap, unique_name, stages="spam,decide", topics=topics, name="back")
+    env = {"STREAMPROC_GROUP_LAG_SECONDS": str(max(1.0, 15 / SCALE))}  # the lag gauge on the same clock
+    front, back = (
+        start_worker(kafka.bootstrap, unique_name, stages=stages, topics=topics, name=name, extra_env=env)
+        for stages, name in (("links,duplicates", "front"), ("spam,decide", "back"))
+    )
     rules = tmp_path / "alerts.yml"
     rules.write_text(scaled_rules((PROMETHEUS_DIR / "alerts.yml").read_text(), SCALE))
     config = worker_config({"links-duplicates": front.metrics_port, "spam-decide": back.metrics_port})
@@ -58,7 +61,7 @@ def test_a_stopped_stage_group_catches_up_and_the_alerts_fire_meanwhile(
     outage = max(180.0, lag_for + 60)
     # Comments keep coming until both alerts fire (the lag alert needs a growing backlog), then
     # stop: enough for the backlog's growth past the threshold, the alert's `for`, the lag gauge's
-    # 15 s period and scrapes, with a margin.
+    # period and scrapes, with a margin.
     events = mixed_stream(int(RATE * BEFORE_STOP + LAG_ALERT + RATE * (lag_for + 60)), 0, prefix="g-")
     with running_prometheus(config, tmp_path / "prometheus") as (url, _log):
         feeder = Feeder(settings, events, RATE).start()

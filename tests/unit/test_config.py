@@ -53,6 +53,7 @@ def test_overrides_win_over_environment() -> None:
         ({"STREAMPROC_HOLD_THRESHOLD": "0.9", "STREAMPROC_REJECT_THRESHOLD": "0.5"}, "hold_threshold"),
         ({"STREAMPROC_STORE": "redis://"}, "rocksdb://"),
         ({"STREAMPROC_MAX_IN_FLIGHT": "0"}, "max_in_flight must be at least 1"),
+        ({"STREAMPROC_GROUP_LAG_SECONDS": "0"}, "group_lag_seconds must be positive"),
     ],
 )
 def test_bad_settings_say_what_to_fix(env: dict[str, str], message: str) -> None:
