@@ -176,42 +176,6 @@ done:
     return out;
 }
 
-/* equal_bytes(sig, datas, at, rows) -> list[int]: for each of `datas` (bytes), how many of its
- * `rows` bytes from offset `at` equal the first `rows` bytes of `sig` (the signature estimate). */
-static PyObject *equal_bytes(PyObject *self, PyObject *args) {
-    Py_buffer sig;
-    PyObject *datas;
-    Py_ssize_t at, rows;
-    if (!PyArg_ParseTuple(args, "y*Onn", &sig, &datas, &at, &rows)) return NULL;
-    PyObject *seq = PySequence_Fast(datas, "equal_bytes: datas must be a sequence");
-    PyObject *out = NULL;
-    if (seq == NULL) goto done;
-    if (at < 0 || rows < 0 || sig.len < rows) {
-        PyErr_SetString(PyExc_ValueError, "equal_bytes: the signature is shorter than rows");
-        goto done;
-    }
-    Py_ssize_t count = PySequence_Fast_GET_SIZE(seq);
-    out = PyList_New(count);
-    if (out == NULL) goto done;
-    const unsigned char *s = sig.buf;
-    for (Py_ssize_t j = 0; j < count; j++) {
-        PyObject *item = PySequence_Fast_GET_ITEM(seq, j);
-        if (!PyBytes_Check(item) || PyBytes_GET_SIZE(item) < at + rows) {
-            PyErr_SetString(PyExc_ValueError, "equal_bytes: each data must be bytes holding the rows");
-            Py_CLEAR(out);
-            goto done;
-        }
-        const unsigned char *d = (const unsigned char *)PyBytes_AS_STRING(item) + at;
-        Py_ssize_t same = 0;
-        for (Py_ssize_t r = 0; r < rows; r++) same += d[r] == s[r];
-        if (put_count(&out, j, same) < 0) goto done;
-    }
-done:
-    Py_XDECREF(seq);
-    PyBuffer_Release(&sig);
-    return out;
-}
-
 static int cmp_u32(const void *a, const void *b) {
     uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
     return (x > y) - (x < y);
@@ -444,7 +408,6 @@ static PyMethodDef methods[] = {
     {"signature", signature, METH_VARARGS, "MinHash signature bytes of a Latin-1 text's k-byte windows."},
     {"exact_shingles", exact_shingles, METH_VARARGS, "Sorted unique k-byte windows as native uint64 bytes."},
     {"intersection_sizes", intersection_sizes, METH_VARARGS, "Shared values of sorted unique uint64 buffers."},
-    {"equal_bytes", equal_bytes, METH_VARARGS, "Equal signature bytes of each record at an offset."},
     {"band_keys", band_keys, METH_VARARGS, "LSH band keys of a signature from a plan of (number, lo, hi)."},
     {"ascii_words", ascii_words, METH_VARARGS, "normalise_duplicate's word runs and letter repeats of ASCII text."},
     {"near_records", near_records, METH_VARARGS, "Distinct indexed records whose signature estimate reaches a floor."},

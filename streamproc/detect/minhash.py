@@ -134,10 +134,8 @@ def intersection_sizes(mine: U64, others: Sequence[U64]) -> list[int]:
 
 def equal_bytes(sig: bytes, datas: Sequence[bytes], at: int, rows: int) -> list[int]:
     """For each of `datas`, how many of its `rows` bytes from offset `at` equal the first `rows`
-    bytes of `sig`: the signature estimate of every candidate record at once."""
-    if _kernels is not None:
-        counts: list[int] = _kernels.equal_bytes(sig, datas, at, rows)
-        return counts
+    bytes of `sig`: the signature estimate of every candidate record at once (the C kernels do
+    it inside `near_records`)."""
     sigs = np.frombuffer(b"".join([d[at : at + rows] for d in datas]), dtype=np.uint8)
     return (sigs.reshape(len(datas), rows) == np.frombuffer(sig[:rows], dtype=np.uint8)).sum(axis=1).tolist()
 

@@ -78,19 +78,6 @@ def test_intersection_sizes_equal_numpy(mine: list[str], others: list[str], k: i
 @settings(max_examples=200, deadline=None)
 @given(
     sig=st.binary(min_size=48, max_size=72),
-    datas=st.lists(st.binary(min_size=60, max_size=120), min_size=1, max_size=20),
-    at=st.integers(0, 12),
-)
-def test_equal_bytes_equal_numpy(sig: bytes, datas: list[bytes], at: int) -> None:
-    built = minhash.equal_bytes(sig, datas, at, 48)
-    with numpy_only():
-        assert built == minhash.equal_bytes(sig, datas, at, 48)
-    assert built == [sum(a == b for a, b in zip(d[at : at + 48], sig[:48], strict=True)) for d in datas]
-
-
-@settings(max_examples=200, deadline=None)
-@given(
-    sig=st.binary(min_size=48, max_size=72),
     records=st.dictionaries(st.integers(0, 60), st.binary(min_size=80, max_size=120), max_size=40),
     postings=st.lists(st.none() | st.lists(st.integers(0, 80), max_size=12), max_size=16),
     floor=st.floats(0, 49),
@@ -159,9 +146,7 @@ def test_bad_arguments_raise_not_crash() -> None:
     with pytest.raises(ValueError):
         kernels.exact_shingles(b"abcdef", 8)
     with pytest.raises(ValueError):
-        kernels.equal_bytes(b"abc", [b"abcdef"], 0, 4)  # signature shorter than rows
-    with pytest.raises(ValueError):
-        kernels.equal_bytes(b"abcd", [b"abc"], 0, 4)  # a record shorter than offset + rows
+        kernels.near_records(b"abc", [b"\x00\x00\x00\x01"], {}.get, 0, 4, 1.0)  # signature shorter than rows
     with pytest.raises(TypeError):
         kernels.intersection_sizes(np.zeros(2, np.uint64), [object()])
     with pytest.raises(ValueError):
