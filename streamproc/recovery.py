@@ -29,7 +29,7 @@ restarted the worker. The copy takes one snapshot of the set for both the fetch 
 `SnapshotConsumer` also lowers the worker consumer's fetch wait from Faust's fixed 1.5 s to
 FETCH_MAX_WAIT_MS. A broker answers the requests of one connection in order, so while a fetch
 waits for records that do not come, the consumer's other requests to that broker wait behind it:
-each step of a recovery (highwaters, offsets, seeks) cost up to 1.5 s, six of them per rebalance.
+each step of a recovery (highwaters, offsets, seeks) cost up to 1.5 s, about 6 s per rebalance.
 """
 
 from __future__ import annotations
