@@ -249,9 +249,12 @@ static PyObject *near_records(PyObject *self, PyObject *args) {
         const unsigned char *d = (const unsigned char *)PyBytes_AS_STRING(data) + at;
         Py_ssize_t same = 0;
         for (Py_ssize_t r = 0; r < rows; r++) same += d[r] == s[r];
-        PyObject *pair = same >= floor ? Py_BuildValue("(On)", data, same) : NULL;
+        if (same < floor) {
+            Py_DECREF(data);
+            continue;
+        }
+        PyObject *pair = Py_BuildValue("(On)", data, same);
         Py_DECREF(data);
-        if (same < floor) continue;
         if (pair == NULL || PyList_Append(out, pair) < 0) {
             Py_XDECREF(pair);
             Py_CLEAR(out);

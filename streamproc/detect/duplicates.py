@@ -248,9 +248,8 @@ def keys_by_partition(keys: Iterable[int], partitions: int) -> dict[int, list[in
         keys = list(keys)
         return {0: keys} if keys else {}
     out: dict[int, list[int]] = {}
-    crc32 = zlib.crc32
     for key in keys:
-        out.setdefault(crc32(key.to_bytes(4, "big")) % partitions, []).append(key)
+        out.setdefault(key_partition(key, partitions), []).append(key)
     return dict(sorted(out.items()))
 
 

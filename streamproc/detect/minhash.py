@@ -224,8 +224,8 @@ class MinHasher:
         self._a = rng.integers(1, _MASK32, size=params.rows, dtype=np.uint32, endpoint=True) | np.uint32(1)
         self._b = rng.integers(0, _MASK32, size=params.rows, dtype=np.uint32, endpoint=True)
         self._a_col, self._b_col = self._a[:, None].copy(), self._b[:, None].copy()
-        self._plans: dict[int, list[tuple[int, int, int]]] = {}  # band_keys' slices by length
-        self._packed_plans: dict[int, bytes] = {}  # the same as int32 triples, for the C kernel
+        # band_keys' slices by signature length, and the same as int32 triples for the C kernel
+        self._plans: dict[int, tuple[list[tuple[int, int, int]], bytes]] = {}
 
     def signature_of(self, norm: str) -> bytes:
         """The signature of a normalised text's k-grams: `signature(shingle_hashes(norm, k))`, in
@@ -254,12 +254,13 @@ class MinHasher:
     def band_keys(self, sig: bytes) -> list[int]:
         """The band keys of a signature: band number (one byte; the short layout's bands follow
         the main ones) above the band's row bytes (24 bits for three rows), as one integer."""
-        plan = self._plans.get(len(sig))
-        if plan is None:
-            plan = self._plans[len(sig)] = self._plan(len(sig))
-            self._packed_plans[len(sig)] = np.array(plan, dtype=np.int32).tobytes()
+        plans = self._plans.get(len(sig))
+        if plans is None:
+            plan = self._plan(len(sig))
+            plans = self._plans[len(sig)] = (plan, np.array(plan, dtype=np.int32).tobytes())
+        plan, packed = plans
         if _kernels is not None:
-            keys: list[int] = _kernels.band_keys(sig, self._packed_plans[len(sig)])
+            keys: list[int] = _kernels.band_keys(sig, packed)
             return keys
         return [number | int.from_bytes(sig[lo:hi], "big") for number, lo, hi in plan]
 

@@ -110,17 +110,16 @@ class Feeder:
                     outcomes = await asyncio.gather(
                         *[_send(producer, topic, value) for value in todo], return_exceptions=True
                     )
-                    for outcome in outcomes:
-                        if isinstance(outcome, BaseException) and not isinstance(outcome, KafkaError):
+                    failed = []
+                    for value, outcome in zip(todo, outcomes, strict=True):
+                        if isinstance(outcome, KafkaError):  # broker down or moving leaders
+                            failed.append(value)
+                            error = outcome
+                        elif isinstance(outcome, BaseException):
                             raise outcome
-                    errors = [
-                        (v, o) for v, o in zip(todo, outcomes, strict=True) if isinstance(o, KafkaError)
-                    ]
-                    failed = [v for v, _ in errors]
-                    if failed:  # broker down or moving leaders: send them again
-                        # each may have been written before its acknowledgement was lost
+                    if failed:  # send them again: each may be written already, its ack lost
                         self.retries += len(failed)
-                        log.info("feeder retry offset=%s count=%s error=%r", first, len(failed), errors[0][1])
+                        log.info("feeder retry offset=%s count=%s error=%r", first, len(failed), error)
                         await asyncio.sleep(0.5)
                         with contextlib.suppress(Exception):
                             await producer.stop()

@@ -11,11 +11,13 @@ import textwrap
 from types import SimpleNamespace
 from typing import Any
 
+import faust
 from faust.tables.recovery import Recovery
 from faust.transport.consumer import Consumer
+from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
 from faust.types import TP
 
-from streamproc.recovery import SeekFirstRecovery, SnapshotConsumer
+from streamproc.recovery import FETCH_MAX_WAIT_MS, SeekFirstRecovery, SnapshotConsumer, use_snapshot_consumer
 
 
 def _statements(func: object) -> list[str]:
@@ -132,10 +134,6 @@ def test_the_snapshot_consumer_is_fausts_code_with_the_set_copied() -> None:
 async def test_the_worker_consumer_waits_briefly_for_records() -> None:
     """Faust creates its worker consumer with a fixed 1.5 s fetch wait; the broker answers one
     connection's requests in order, so every recovery step waited behind an idle fetch."""
-    import faust
-    from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
-
-    from streamproc.recovery import FETCH_MAX_WAIT_MS, use_snapshot_consumer
 
     def fetch_wait(app: faust.App) -> int:
         thread = app.consumer._thread  # type: ignore[attr-defined]
