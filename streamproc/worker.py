@@ -10,6 +10,7 @@ the next owner (at-least-once). A second signal exits at once.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import os
 import signal
@@ -47,6 +48,10 @@ class _Worker(faust.Worker):
         # runs the handlers. No spinner, and the root logger stays at the level asked for.
         self.spinner = None
 
+    async def on_startup_finished(self) -> None:
+        await super().on_startup_finished()
+        freeze_long_lived()
+
     def _schedule_shutdown(self, signum: signal.Signals) -> None:
         if self._signal_stop_time:  # second signal: do not wait any more
             _exit_now(EXIT_FORCED, f"second {signum.name}: exiting without waiting for the stop")
@@ -54,6 +59,16 @@ class _Worker(faust.Worker):
         timer.daemon = True
         timer.start()
         super()._schedule_shutdown(signum)
+
+
+def freeze_long_lived() -> None:
+    """Leave what the worker built to start (modules, Faust's services, clients: about 85,000
+    objects) out of the garbage collector's full passes, which otherwise walk them all each time
+    and stop the whole stream meanwhile: 60-85 ms per pass under load, 10-20 ms after the freeze
+    (docs/performance.md). Garbage is collected first: a frozen object is never freed."""
+    gc.collect()
+    gc.freeze()
+    log.info("gc_frozen objects=%s", gc.get_freeze_count())
 
 
 def _forced(seconds: float) -> None:
