@@ -44,6 +44,11 @@ class PrefixView(MutableMapping[bytes, bytes]):
     def get(self, key: bytes, default: Any = None) -> Any:
         return self.data.get(self.prefix + key, default)
 
+    def __contains__(self, key: object) -> bool:
+        # Mapping's raises and catches a KeyError for each absent key, the usual answer here (the
+        # duplicate index asks for the next arrival number once per comment): 2% of a worker.
+        return isinstance(key, bytes) and self.data.get(self.prefix + key) is not None
+
     def __setitem__(self, key: bytes, value: bytes) -> None:
         self.data[self.prefix + key] = value
 
