@@ -16,9 +16,10 @@ from typing import Any
 
 import orjson
 from aiokafka import AIOKafkaConsumer
-from rich.console import Console
+from rich.console import Console, Group
 from rich.live import Live
 from rich.table import Table
+from rich.text import Text
 
 from streamproc.broker.process import free_port, stop_on_signals, stop_process, tail
 from streamproc.broker.tansu import Tansu
@@ -81,9 +82,10 @@ def _scrape(port: int) -> str:
         return str(resp.read().decode())
 
 
-def _summary(counts: Counter[str], total: int, started: float, first: float | None) -> Table:
-    """The verdict counts so far; the rate is over the time since the first verdict (before it,
-    the worker was joining its group), the wall time since the comments were published."""
+def _summary(counts: Counter[str], total: int, started: float, first: float | None) -> Group:
+    """The verdict counts so far, and a line under them: the wall time since the comments were
+    published, and the rate over the time since the first verdict (before it, the worker was
+    joining its group). A line of its own: a caption wraps at the narrow table's width."""
     table = Table(title="streamproc demo: final verdicts", show_header=True)
     table.add_column("action")
     table.add_column("comments", justify="right")
@@ -92,8 +94,7 @@ def _summary(counts: Counter[str], total: int, started: float, first: float | No
     done = sum(counts.values())
     now = time.monotonic()
     rate = f", {(done - 1) / max(now - first, 1e-6):.0f} comments/s" if first is not None and done > 1 else ""
-    table.caption = f"{done}/{total} verdicts in {now - started:.1f} s{rate}"
-    return table
+    return Group(table, Text(f"{done}/{total} verdicts in {now - started:.1f} s{rate}", style="dim"))
 
 
 async def _follow(
@@ -125,6 +126,8 @@ async def _follow(
                         last = time.monotonic()
                         first = first or last
                 live.update(_summary(counts, total, started, first))
+        if not console.is_terminal:  # Live leaves its last line open when piped to a file
+            console.line()
     finally:
         await consumer.stop()
     return list(verdicts.values())
