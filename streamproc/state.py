@@ -46,7 +46,7 @@ class PrefixView(MutableMapping[bytes, bytes]):
 
     def __contains__(self, key: object) -> bool:
         # Mapping's raises and catches a KeyError for each absent key, the usual answer here (the
-        # duplicate index asks for the next arrival number once per comment): 2% of a worker.
+        # duplicate index asks for the next arrival number once per comment; docs/performance.md).
         return isinstance(key, bytes) and self.data.get(self.prefix + key) is not None
 
     def __setitem__(self, key: bytes, value: bytes) -> None:

@@ -62,10 +62,10 @@ class _Worker(faust.Worker):
 
 
 def freeze_long_lived() -> None:
-    """Leave what the worker built to start (modules, Faust's services, clients: about 85,000
-    objects) out of the garbage collector's full passes, which otherwise walk them all each time
-    and stop the whole stream meanwhile: 60-85 ms per pass under load, 10-20 ms after the freeze
-    (docs/performance.md). Garbage is collected first: a frozen object is never freed."""
+    """Leave what the worker built to start (modules, Faust's services, clients: most of the
+    objects it holds) out of the garbage collector's full passes, which otherwise walk them all
+    each time while the whole stream waits (docs/performance.md has the pauses before and after).
+    Garbage is collected first: a frozen object is never freed."""
     gc.collect()
     gc.freeze()
     log.info("gc_frozen objects=%s", gc.get_freeze_count())
